@@ -1,0 +1,261 @@
+//! From scenario text to a running simulation, through the protocol registry.
+
+use crate::protocols::PROTOCOLS;
+use crate::scenario::{self, Expectation, Scenario, ScenarioError};
+use crate::sim::Protocol;
+use crate::sim::control::Action;
+use crate::sim::dynsim::DynSim;
+use crate::sim::engine::{Sim, SimSetup};
+use crate::sim::time::SimTime;
+use crate::sim::trace::TraceLevel;
+
+/// How to run a loaded scenario (command-line overrides).
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub seed: Option<u64>,
+    pub trace_level: TraceLevel,
+    pub trace_cap: Option<usize>,
+    /// Actions appended to the timeline (a recorded session being replayed).
+    pub extra: Vec<(SimTime, Action)>,
+    pub stop_on_violation: bool,
+    pub max_steps: u64,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            seed: None,
+            trace_level: TraceLevel::Full,
+            trace_cap: None,
+            extra: Vec::new(),
+            stop_on_violation: false,
+            max_steps: 50_000_000,
+        }
+    }
+}
+
+/// What the app and the CLI need to know about a scenario besides the running simulation.
+#[derive(Clone, Debug)]
+pub struct ScenarioInfo {
+    pub file: String,
+    pub text: String,
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub protocol: &'static str,
+    pub names: Vec<String>,
+    pub positions: Vec<Option<(f32, f32)>>,
+    /// The seed this run uses (the file's, unless overridden).
+    pub seed: u64,
+    pub duration: SimTime,
+    pub timeline: Vec<(SimTime, Action)>,
+    pub expect: Vec<Expectation>,
+}
+
+pub struct Loaded {
+    pub info: ScenarioInfo,
+    pub sim: Box<dyn DynSim>,
+}
+
+/// Re-reads a scenario and writes it back with a seed and extra timeline actions.
+type SaveFn = fn(&str, &str, u64, &[(SimTime, Action)]) -> Result<String, ScenarioError>;
+
+/// One registry line: a protocol's name and how to build and save its scenarios.
+pub struct ProtocolEntry {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub message_kinds: &'static [&'static str],
+    load: fn(&str, &str, &RunOptions) -> Result<Loaded, ScenarioError>,
+    save: SaveFn,
+}
+
+pub const fn entry<P: Protocol>() -> ProtocolEntry {
+    ProtocolEntry {
+        name: P::NAME,
+        summary: P::SUMMARY,
+        message_kinds: P::MESSAGE_KINDS,
+        load: load_as::<P>,
+        save: save_as::<P>,
+    }
+}
+
+/// Finds a protocol by name.
+pub fn protocol(name: &str) -> Option<&'static ProtocolEntry> {
+    PROTOCOLS.iter().find(|p| p.name == name)
+}
+
+fn find_entry(text: &str, file: &str) -> Result<&'static ProtocolEntry, ScenarioError> {
+    let head = scenario::peek_protocol(text, file)?;
+    protocol(&head.protocol).ok_or_else(|| {
+        let known: Vec<&str> = PROTOCOLS.iter().map(|p| p.name).collect();
+        ScenarioError::locate(
+            file,
+            text,
+            "protocol",
+            &format!("\"{}\"", head.protocol),
+            format!(
+                "unknown protocol `{}`: expected one of {}",
+                head.protocol,
+                known.join(", ")
+            ),
+        )
+    })
+}
+
+/// Parses, validates and builds a scenario.
+pub fn load(text: &str, file: &str, opts: &RunOptions) -> Result<Loaded, ScenarioError> {
+    (find_entry(text, file)?.load)(text, file, opts)
+}
+
+/// Reads and loads a scenario file; a missing file is an error naming it.
+pub fn load_file(path: &str, opts: &RunOptions) -> Result<Loaded, ScenarioError> {
+    let text = read_scenario(path)?;
+    load(&text, path, opts)
+}
+
+pub fn read_scenario(path: &str) -> Result<String, ScenarioError> {
+    const MAX_BYTES: u64 = 16 << 20;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| ScenarioError::new(path, 0, 0, format!("cannot read: {e}")))?;
+    if meta.len() > MAX_BYTES {
+        return Err(ScenarioError::new(
+            path,
+            0,
+            0,
+            format!(
+                "file is {} bytes; scenarios are limited to {MAX_BYTES}",
+                meta.len()
+            ),
+        ));
+    }
+    std::fs::read_to_string(path)
+        .map_err(|e| ScenarioError::new(path, 0, 0, format!("cannot read: {e}")))
+}
+
+/// The scenario with `extra` actions appended to its timeline (and `seed`), as RON text that
+/// replays the session exactly.
+pub fn save(
+    text: &str,
+    file: &str,
+    seed: u64,
+    extra: &[(SimTime, Action)],
+) -> Result<String, ScenarioError> {
+    (find_entry(text, file)?.save)(text, file, seed, extra)
+}
+
+fn parse_checked<P: Protocol>(
+    text: &str,
+    file: &str,
+) -> Result<Scenario<P::Config>, ScenarioError> {
+    let s: Scenario<P::Config> = scenario::parse(text, file)?;
+    scenario::validate(&s, text, file)?;
+    P::validate_config(&s.config, s.node_count()).map_err(|m| {
+        ScenarioError::locate(
+            file,
+            text,
+            "config",
+            "config",
+            format!("invalid {} config: {m}", P::NAME),
+        )
+    })?;
+    Ok(s)
+}
+
+fn load_as<P: Protocol>(
+    text: &str,
+    file: &str,
+    opts: &RunOptions,
+) -> Result<Loaded, ScenarioError> {
+    let s = parse_checked::<P>(text, file)?;
+    let names = s.node_names();
+    let id = |n: &str| names.iter().position(|x| x == n).expect("validated");
+    let mut links = Vec::new();
+    for l in &s.network.links {
+        let (a, b) = (id(&l.a), id(&l.b));
+        let dirs: &[(usize, usize)] = if l.oneway {
+            &[(a, b)][..]
+        } else {
+            &[(a, b), (b, a)][..]
+        };
+        for &(x, y) in dirs {
+            let mut p = s.network.defaults();
+            if let Some(lat) = &l.latency {
+                p.latency = lat.clone();
+            }
+            if let Some(d) = l.drop {
+                p.drop = d;
+            }
+            if let Some(d) = l.duplicate {
+                p.duplicate = d;
+            }
+            if let Some(f) = l.fifo {
+                p.fifo = f;
+            }
+            links.push((x, y, p));
+        }
+    }
+    for (t, a) in &opts.extra {
+        for n in a.node_names() {
+            if !names.iter().any(|x| x == n) {
+                return Err(ScenarioError::new(
+                    file,
+                    0,
+                    0,
+                    format!("recorded action `{a}` at {t} names unknown node `{n}`"),
+                ));
+            }
+        }
+    }
+    let mut timeline = s.timeline.clone();
+    timeline.extend(opts.extra.iter().cloned());
+    // Stable: scripted actions at one instant keep their file order, recorded ones come after.
+    timeline.sort_by_key(|(t, _)| *t);
+    let seed = opts.seed.unwrap_or(s.seed);
+    let setup = SimSetup {
+        config: s.config.clone(),
+        names: names.clone(),
+        seed,
+        duration: s.duration,
+        network: s.network.defaults(),
+        links,
+        drift_ppm: s.drift(),
+        timeline: timeline.clone(),
+        workload: s.workload.clone(),
+        trace_level: opts.trace_level,
+        trace_cap: opts.trace_cap,
+        max_steps: opts.max_steps,
+        stop_on_violation: opts.stop_on_violation,
+    };
+    let info = ScenarioInfo {
+        file: file.to_string(),
+        text: text.to_string(),
+        name: s.name.clone(),
+        title: s.title.clone(),
+        description: s.description.clone(),
+        protocol: P::NAME,
+        names,
+        positions: s.positions(),
+        seed,
+        duration: s.duration,
+        timeline,
+        expect: s.expect.clone(),
+    };
+    Ok(Loaded {
+        info,
+        sim: Box::new(Sim::<P>::new(setup)),
+    })
+}
+
+fn save_as<P: Protocol>(
+    text: &str,
+    file: &str,
+    seed: u64,
+    extra: &[(SimTime, Action)],
+) -> Result<String, ScenarioError> {
+    let mut s = parse_checked::<P>(text, file)?;
+    s.seed = seed;
+    s.timeline.extend(extra.iter().cloned());
+    s.timeline.sort_by_key(|(t, _)| *t);
+    scenario::scenario_to_ron(&s)
+        .map_err(|e| ScenarioError::new(file, 0, 0, format!("cannot write scenario: {e}")))
+}

@@ -1,0 +1,241 @@
+//! The protocol-actor interface: what a protocol implements and what it may ask of the world.
+//!
+//! A protocol is a pure state machine (see `shared/STYLE.md`, after etcd raft and stateright):
+//! the engine hands it one input at a time (`on_message`, `on_timer`, `on_client_request`) and
+//! the protocol *records* what it wants done through a [`Ctx`]: `send`, `broadcast`,
+//! `set_timer`, `cancel_timer`, `persist`, `reply_to_client`, `note`. Nothing is performed
+//! during the handler; the engine executes the recorded [`Command`]s afterwards. The protocol
+//! never sees the wall clock or a global random generator: `ctx.now` is simulated time and
+//! `ctx.rng()` is this node's own seeded ChaCha stream.
+
+use crate::sim::client::{ClientRef, ClientReply, ClientRequest};
+use crate::sim::invariant::Invariant;
+use crate::sim::time::SimTime;
+use rand_chacha::ChaCha8Rng;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::fmt::Debug;
+use std::hash::Hash;
+
+/// Index of a node in the scenario (0-based); names are kept by the scenario.
+pub type NodeId = usize;
+
+/// A protocol message. `kind` names the message type as in the paper (`RequestVote`);
+/// `label` is a short payload summary for the event log and the app's hover text.
+pub trait Message: Clone + Debug + Hash + Send + 'static {
+    fn kind(&self) -> &'static str;
+    fn label(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+/// A pure protocol actor. One value of `Self` is the volatile state of one node.
+pub trait Protocol: Sized + Clone + Send + 'static {
+    type Msg: Message;
+    /// Timers are keyed: setting a timer whose key is already pending replaces it.
+    type Timer: Clone + Debug + Ord + Hash + Send + 'static;
+    /// What survives a crash. The engine keeps the last value given to `ctx.persist`.
+    type Durable: Clone + Debug + Default + Send + 'static;
+    /// Protocol options from the scenario's `config: (...)`; unknown fields must be rejected
+    /// (`#[serde(deny_unknown_fields)]`) so typos are reported with their location.
+    type Config: DeserializeOwned + Serialize + Default + Clone + Debug + Send + Sync + 'static;
+
+    /// Registry name used in scenario files (`protocol: "raft"`).
+    const NAME: &'static str;
+    /// One line for `distsim list`.
+    const SUMMARY: &'static str;
+    /// Every message kind, in legend order (the app colours messages by kind).
+    const MESSAGE_KINDS: &'static [&'static str];
+
+    /// Checks the configuration against the cluster size; the error names what was expected.
+    fn validate_config(_cfg: &Self::Config, _nodes: usize) -> Result<(), String> {
+        Ok(())
+    }
+    /// A fresh node at time zero.
+    fn init(cfg: &Self::Config, ctx: &mut Ctx<Self>) -> Self;
+    /// A node coming back after a crash: it is rebuilt from its durable state only.
+    fn on_restart(cfg: &Self::Config, durable: &Self::Durable, ctx: &mut Ctx<Self>) -> Self;
+    fn on_message(&mut self, from: NodeId, msg: Self::Msg, ctx: &mut Ctx<Self>);
+    fn on_timer(&mut self, timer: Self::Timer, ctx: &mut Ctx<Self>);
+    fn on_client_request(&mut self, req: ClientRequest, ctx: &mut Ctx<Self>);
+    /// What the app draws for this node. Must be a pure function of the state.
+    fn view(&self) -> NodeView;
+    /// Safety properties checked after every event.
+    fn invariants(_cfg: &Self::Config, _nodes: usize) -> Vec<Box<dyn Invariant<Self>>> {
+        Vec::new()
+    }
+}
+
+/// One recorded output of a handler; executed by the engine after the handler returns.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command<P: Protocol> {
+    Send {
+        to: NodeId,
+        msg: P::Msg,
+    },
+    SetTimer {
+        timer: P::Timer,
+        after: SimTime,
+    },
+    CancelTimer {
+        timer: P::Timer,
+    },
+    Persist(P::Durable),
+    Reply {
+        to: ClientRef,
+        reply: ClientReply,
+    },
+    Note(String),
+    /// Adds to a protocol counter (`commits`, `elections`, ...), kept in the metrics.
+    Count {
+        name: &'static str,
+        by: u64,
+    },
+    /// Records a sample of a protocol time series (`informed_fraction`, ...).
+    Gauge {
+        name: &'static str,
+        value: f64,
+    },
+}
+
+/// The handler's window on the world: identity, time, randomness, and the command recorder.
+pub struct Ctx<'a, P: Protocol> {
+    /// This node.
+    pub id: NodeId,
+    /// Number of nodes in the cluster (ids are `0..nodes`).
+    pub nodes: usize,
+    /// Current simulated time.
+    pub now: SimTime,
+    rng: &'a mut ChaCha8Rng,
+    out: &'a mut Vec<Command<P>>,
+}
+
+impl<'a, P: Protocol> Ctx<'a, P> {
+    pub fn new(
+        id: NodeId,
+        nodes: usize,
+        now: SimTime,
+        rng: &'a mut ChaCha8Rng,
+        out: &'a mut Vec<Command<P>>,
+    ) -> Self {
+        Ctx {
+            id,
+            nodes,
+            now,
+            rng,
+            out,
+        }
+    }
+    /// This node's own seeded random stream.
+    pub fn rng(&mut self) -> &mut ChaCha8Rng {
+        self.rng
+    }
+    pub fn send(&mut self, to: NodeId, msg: P::Msg) {
+        assert!(to < self.nodes, "send to unknown node {to}");
+        self.out.push(Command::Send { to, msg });
+    }
+    /// Sends `msg` to every other node, in id order.
+    pub fn broadcast(&mut self, msg: P::Msg) {
+        for to in (0..self.nodes).filter(|&to| to != self.id) {
+            self.out.push(Command::Send {
+                to,
+                msg: msg.clone(),
+            });
+        }
+    }
+    pub fn set_timer(&mut self, timer: P::Timer, after: SimTime) {
+        self.out.push(Command::SetTimer { timer, after });
+    }
+    pub fn cancel_timer(&mut self, timer: P::Timer) {
+        self.out.push(Command::CancelTimer { timer });
+    }
+    /// Makes `durable` this node's durable state: what `on_restart` will be given.
+    pub fn persist(&mut self, durable: P::Durable) {
+        self.out.push(Command::Persist(durable));
+    }
+    pub fn reply_to_client(&mut self, to: ClientRef, reply: ClientReply) {
+        self.out.push(Command::Reply { to, reply });
+    }
+    /// An annotation in the trace ("became leader for term 3").
+    pub fn note(&mut self, text: impl Into<String>) {
+        self.out.push(Command::Note(text.into()));
+    }
+    pub fn count(&mut self, name: &'static str, by: u64) {
+        self.out.push(Command::Count { name, by });
+    }
+    pub fn gauge(&mut self, name: &'static str, value: f64) {
+        self.out.push(Command::Gauge { name, value });
+    }
+    /// The commands recorded so far (for handler tests).
+    pub fn commands(&self) -> &[Command<P>] {
+        self.out
+    }
+}
+
+/// A colour hint; the app maps it to its palette (and greys out crashed nodes itself).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Tone {
+    #[default]
+    Neutral,
+    /// A leader, coordinator or token holder.
+    Leader,
+    /// Trying to become one (candidate, proposer in phase 1).
+    Candidate,
+    Follower,
+    /// Done, committed, informed.
+    Good,
+    /// Uncertain or blocked (2PC participant waiting for a decision).
+    Warning,
+    /// Aborted, failed.
+    Bad,
+}
+
+/// One entry of a node's drawn list (a Raft log entry, a slot, a known rumor).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EntryView {
+    /// Index in the list, 1-based where the protocol numbers from 1.
+    pub index: u64,
+    /// Term, ballot or epoch of the entry: the app colours entries by it.
+    pub term: u64,
+    /// Short text drawn in or next to the box (`x=3`).
+    pub label: String,
+    /// Committed, chosen, applied.
+    pub committed: bool,
+}
+
+/// A running timer the app draws as an arc (Raft's election timeout).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimerView {
+    pub label: String,
+    pub started_at: SimTime,
+    pub fires_at: SimTime,
+}
+
+/// What the app shows of one node: enough to redraw it at any past time.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeView {
+    /// Role in the protocol's words: `leader`, `candidate`, `holder`, `uncertain`.
+    pub role: String,
+    pub tone: Tone,
+    /// Term, epoch or ballot, where the protocol has one.
+    pub term: Option<u64>,
+    /// Key fields as (name, value), in display order.
+    pub fields: Vec<(String, String)>,
+    /// The list to draw as boxes (log, slots, rumors).
+    pub entries: Vec<EntryView>,
+    pub timer: Option<TimerView>,
+}
+
+impl NodeView {
+    pub fn new(role: impl Into<String>, tone: Tone) -> Self {
+        NodeView {
+            role: role.into(),
+            tone,
+            ..Default::default()
+        }
+    }
+    pub fn field(mut self, name: &str, value: impl ToString) -> Self {
+        self.fields.push((name.to_string(), value.to_string()));
+        self
+    }
+}

@@ -1,0 +1,1241 @@
+//! The discrete-event engine, generic over one protocol.
+//!
+//! ```text
+//!   timeline / user actions ──┐
+//!   client workload ──────────┤      ┌──────────── Network (latency, loss, partitions)
+//!                             ▼      │                         ▲
+//!   EventQueue (time, seq) ──pop──► dispatch ──► Protocol handler ──► Vec<Command>
+//!        ▲                            │                                   │
+//!        └──── deliveries, timers ◄───┴──── execute commands ◄────────────┘
+//!                                     │
+//!                                     ├──► Trace (ids, parents, clocks, digest)
+//!                                     ├──► invariants (after every step)
+//!                                     └──► Metrics, History
+//! ```
+//!
+//! Ordering: the queue pops by (time, class, insertion sequence). Ties are FIFO, so a run is
+//! a pure function of the scenario, the seed and the recorded actions. Timeline actions have
+//! the later class: they happen at the *end* of their instant, after every other event due at
+//! that time; a user action applied live at time `t` also happens after everything due at `t`
+//! (the engine finishes the instant first), which is why saving and replaying is exact.
+//!
+//! Randomness: one ChaCha8 stream per purpose, all derived from the scenario seed — stream 1
+//! for the network, stream 2 for the clients, stream `1000 + i` for node `i` — so a change in
+//! how one node uses randomness does not shift any other stream.
+
+use crate::sim::actor::{Command, Ctx, Message, NodeId, NodeView, Protocol};
+use crate::sim::client::{
+    ClientId, ClientRef, ClientReply, ClientRequest, History, HistoryEntry, Op, Outcome, Target,
+    Workload,
+};
+use crate::sim::control::{Action, LinkPatch};
+use crate::sim::invariant::{Invariant, Violation, World};
+use crate::sim::metrics::Metrics;
+use crate::sim::network::{LinkParams, Network};
+use crate::sim::time::SimTime;
+use crate::sim::trace::{DropReason, EventId, EventKind, Trace, TraceLevel};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::hash::{Hash, Hasher};
+use xxhash_rust::xxh3::Xxh3;
+
+pub const STREAM_NETWORK: u64 = 1;
+pub const STREAM_CLIENTS: u64 = 2;
+pub const STREAM_NODE_BASE: u64 = 1000;
+
+/// A node's liveness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum NodeStatus {
+    Up,
+    Crashed,
+    /// Stalled since the given time: messages wait, timers are frozen.
+    Paused(SimTime),
+}
+
+/// Everything needed to build a run, already resolved and validated.
+#[derive(Clone, Debug)]
+pub struct SimSetup<C> {
+    pub config: C,
+    pub names: Vec<String>,
+    pub seed: u64,
+    pub duration: SimTime,
+    pub network: LinkParams,
+    /// Per-link overrides, directed.
+    pub links: Vec<(NodeId, NodeId, LinkParams)>,
+    pub drift_ppm: Vec<i64>,
+    pub timeline: Vec<(SimTime, Action)>,
+    pub workload: Option<Workload>,
+    pub trace_level: TraceLevel,
+    pub trace_cap: Option<usize>,
+    /// Stop processing after this many queue items (a guard against runaway protocols).
+    pub max_steps: u64,
+    /// Stop at the first invariant violation.
+    pub stop_on_violation: bool,
+}
+
+impl<C: Default> SimSetup<C> {
+    /// A setup with defaults: nodes `n1..nN`, default network, no timeline, no workload.
+    pub fn new(nodes: usize, seed: u64, duration: SimTime) -> Self {
+        SimSetup {
+            config: C::default(),
+            names: (1..=nodes).map(|i| format!("n{i}")).collect(),
+            seed,
+            duration,
+            network: LinkParams::default(),
+            links: Vec::new(),
+            drift_ppm: vec![0; nodes],
+            timeline: Vec::new(),
+            workload: None,
+            trace_level: TraceLevel::Full,
+            trace_cap: None,
+            max_steps: 50_000_000,
+            stop_on_violation: false,
+        }
+    }
+}
+
+enum Item<P: Protocol> {
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        msg: P::Msg,
+        send: EventId,
+        send_lamport: u64,
+        lost: bool,
+    },
+    Timer {
+        node: NodeId,
+        key: P::Timer,
+        token: u64,
+    },
+    /// An action from the timeline or a recorded user action.
+    Script(Action),
+    /// A workload client starts its next operation.
+    ClientNext(ClientId),
+    ClientArrive {
+        to: NodeId,
+        req: ClientRequest,
+    },
+    ClientReplyArrive {
+        from: NodeId,
+        to: ClientRef,
+        reply: ClientReply,
+    },
+    ClientTimeout(ClientRef),
+}
+
+struct Entry<P: Protocol> {
+    at: SimTime,
+    /// 0: ordinary events; 1: actions, which run after everything else due at the same time.
+    class: u8,
+    seq: u64,
+    item: Item<P>,
+}
+
+impl<P: Protocol> PartialEq for Entry<P> {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl<P: Protocol> Eq for Entry<P> {}
+impl<P: Protocol> PartialOrd for Entry<P> {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl<P: Protocol> Ord for Entry<P> {
+    /// Reversed, so the max-heap pops the earliest (time, class, seq).
+    fn cmp(&self, o: &Self) -> Ordering {
+        (o.at, o.class, o.seq).cmp(&(self.at, self.class, self.seq))
+    }
+}
+
+struct TimerSlot {
+    fire_at: SimTime,
+    started_at: SimTime,
+    token: u64,
+    /// The event that set the timer: the causal parent of its firing.
+    set_by: Option<EventId>,
+}
+
+struct PendingOp {
+    seq: u64,
+    op: Op,
+    attempt: u32,
+    history: usize,
+    /// Generated by the workload (schedules the next one when done) or scripted (one-off).
+    generated: bool,
+}
+
+#[derive(Default)]
+struct ClientState {
+    next_seq: u64,
+    pending: Option<PendingOp>,
+}
+
+/// A run of one protocol.
+pub struct Sim<P: Protocol> {
+    setup: SimSetup<P::Config>,
+    n: usize,
+    now: SimTime,
+    queue: BinaryHeap<Entry<P>>,
+    seq: u64,
+    steps: u64,
+    states: Vec<Option<P>>,
+    durable: Vec<P::Durable>,
+    status: Vec<NodeStatus>,
+    timers: Vec<BTreeMap<P::Timer, TimerSlot>>,
+    timer_token: u64,
+    /// Inputs that reached a paused node, delivered on resume.
+    stalled: Vec<Vec<Entry<P>>>,
+    /// Deliveries waiting at a held link.
+    held: Vec<Entry<P>>,
+    node_rng: Vec<ChaCha8Rng>,
+    net_rng: ChaCha8Rng,
+    client_rng: ChaCha8Rng,
+    lamport: Vec<u64>,
+    last_event: Vec<Option<EventId>>,
+    drift_ppm: Vec<i64>,
+    net: Network,
+    trace: Trace,
+    metrics: Metrics,
+    history: History,
+    clients: Vec<ClientState>,
+    invariants: Vec<Box<dyn Invariant<P>>>,
+    violations: Vec<Violation>,
+    views: Vec<NodeView>,
+    /// First time each role label was seen on any node (for expectations).
+    role_first_seen: BTreeMap<String, SimTime>,
+    recorded: Vec<(SimTime, Action)>,
+    out: Vec<Command<P>>,
+    /// The step limit was reached before the end.
+    pub step_limit_hit: bool,
+}
+
+fn hash_of<T: Hash>(v: &T) -> u64 {
+    let mut h = Xxh3::new();
+    v.hash(&mut h);
+    h.finish()
+}
+
+fn stream(seed: u64, stream: u64) -> ChaCha8Rng {
+    let mut r = ChaCha8Rng::seed_from_u64(seed);
+    r.set_stream(stream);
+    r
+}
+
+impl<P: Protocol> Sim<P> {
+    pub fn new(setup: SimSetup<P::Config>) -> Self {
+        let n = setup.names.len();
+        assert!(n > 0, "a simulation needs at least one node");
+        assert_eq!(setup.drift_ppm.len(), n, "one drift value per node");
+        let mut net = Network::new(n, setup.network.clone());
+        for (a, b, p) in &setup.links {
+            net.set_params(*a, *b, p.clone());
+        }
+        let invariants = P::invariants(&setup.config, n);
+        let mut sim = Sim {
+            n,
+            now: SimTime::ZERO,
+            queue: BinaryHeap::new(),
+            seq: 0,
+            steps: 0,
+            states: (0..n).map(|_| None).collect(),
+            durable: vec![P::Durable::default(); n],
+            status: vec![NodeStatus::Up; n],
+            timers: (0..n).map(|_| BTreeMap::new()).collect(),
+            timer_token: 0,
+            stalled: (0..n).map(|_| Vec::new()).collect(),
+            held: Vec::new(),
+            node_rng: (0..n)
+                .map(|i| stream(setup.seed, STREAM_NODE_BASE + i as u64))
+                .collect(),
+            net_rng: stream(setup.seed, STREAM_NETWORK),
+            client_rng: stream(setup.seed, STREAM_CLIENTS),
+            lamport: vec![0; n],
+            last_event: vec![None; n],
+            drift_ppm: setup.drift_ppm.clone(),
+            net,
+            trace: Trace::new(setup.trace_level, setup.trace_cap),
+            metrics: Metrics::default(),
+            history: History::default(),
+            clients: Vec::new(),
+            invariants,
+            violations: Vec::new(),
+            views: vec![NodeView::default(); n],
+            role_first_seen: BTreeMap::new(),
+            recorded: Vec::new(),
+            out: Vec::new(),
+            step_limit_hit: false,
+            setup,
+        };
+        let timeline = sim.setup.timeline.clone();
+        for (at, action) in timeline {
+            sim.push(at, 1, Item::Script(action));
+        }
+        if let Some(w) = sim.setup.workload.clone() {
+            for c in 0..w.clients {
+                sim.clients.push(ClientState::default());
+                sim.push(w.start, 0, Item::ClientNext(c));
+            }
+        }
+        for i in 0..n {
+            sim.with_node(i, None, |_, ctx, cfg| Some(P::init(cfg, ctx)));
+        }
+        sim.check_invariants(None);
+        sim
+    }
+
+    // ---------------------------------------------------------------- accessors
+
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+    pub fn setup(&self) -> &SimSetup<P::Config> {
+        &self.setup
+    }
+    pub fn nodes(&self) -> usize {
+        self.n
+    }
+    pub fn state(&self, node: NodeId) -> Option<&P> {
+        self.states[node].as_ref()
+    }
+    pub fn states(&self) -> &[Option<P>] {
+        &self.states
+    }
+    pub fn durable(&self, node: NodeId) -> &P::Durable {
+        &self.durable[node]
+    }
+    pub fn status(&self, node: NodeId) -> NodeStatus {
+        self.status[node]
+    }
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+    pub fn violations(&self) -> &[Violation] {
+        &self.violations
+    }
+    pub fn network(&self) -> &Network {
+        &self.net
+    }
+    pub fn recorded(&self) -> &[(SimTime, Action)] {
+        &self.recorded
+    }
+    pub fn role_first_seen(&self) -> &BTreeMap<String, SimTime> {
+        &self.role_first_seen
+    }
+    /// The node's current view (a crashed node shows its last view).
+    pub fn view(&self, node: NodeId) -> NodeView {
+        match &self.states[node] {
+            Some(s) => s.view(),
+            None => self.views[node].clone(),
+        }
+    }
+    /// Time of the next queued event, if any.
+    pub fn next_event_at(&self) -> Option<SimTime> {
+        self.queue.peek().map(|e| e.at)
+    }
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+    /// Pending timers of a node: (label, started, fires).
+    pub fn timers_of(&self, node: NodeId) -> Vec<(String, SimTime, SimTime)> {
+        self.timers[node]
+            .iter()
+            .map(|(k, s)| (format!("{k:?}"), s.started_at, s.fire_at))
+            .collect()
+    }
+
+    // ---------------------------------------------------------------- running
+
+    /// Processes one queued item. Returns false when nothing is left before the end.
+    pub fn step(&mut self) -> bool {
+        self.step_bounded(self.setup.duration)
+    }
+
+    fn step_bounded(&mut self, until: SimTime) -> bool {
+        if self.steps >= self.setup.max_steps {
+            self.step_limit_hit = true;
+            return false;
+        }
+        if self.setup.stop_on_violation && !self.violations.is_empty() {
+            return false;
+        }
+        let Some(top) = self.queue.peek() else {
+            return false;
+        };
+        if top.at > until {
+            return false;
+        }
+        let entry = self.queue.pop().expect("peeked");
+        debug_assert!(entry.at >= self.now, "time went backwards");
+        self.now = entry.at;
+        self.steps += 1;
+        let touched = self.dispatch(entry);
+        self.check_invariants(touched);
+        true
+    }
+
+    /// Runs every event due at or before `t` (and no later than the scenario's end), then
+    /// sets the clock to `t`.
+    pub fn run_until(&mut self, t: SimTime) {
+        let t = t.min(self.setup.duration);
+        while self.step_bounded(t) {}
+        if !self.step_limit_hit && (self.violations.is_empty() || !self.setup.stop_on_violation) {
+            self.now = self.now.max(t);
+        }
+    }
+
+    /// Runs to the end of the scenario.
+    pub fn run(&mut self) {
+        self.run_until(self.setup.duration);
+    }
+
+    /// Applies a user action now, after finishing every event due at the current instant,
+    /// and records it so the session can be saved and replayed.
+    pub fn apply(&mut self, action: Action) -> Result<(), String> {
+        for name in action.node_names() {
+            self.node_id(name)?;
+        }
+        let now = self.now;
+        while self.queue.peek().is_some_and(|e| e.at <= now) && self.step_bounded(now) {}
+        self.recorded.push((self.now, action.clone()));
+        self.perform(action);
+        self.check_invariants(None);
+        Ok(())
+    }
+
+    pub fn node_id(&self, name: &str) -> Result<NodeId, String> {
+        self.setup
+            .names
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| format!("unknown node `{name}`"))
+    }
+
+    fn push(&mut self, at: SimTime, class: u8, item: Item<P>) {
+        let seq = self.seq;
+        self.seq += 1;
+        self.queue.push(Entry {
+            at,
+            class,
+            seq,
+            item,
+        });
+    }
+
+    fn record(
+        &mut self,
+        node: Option<NodeId>,
+        parent: Option<EventId>,
+        kind: EventKind,
+        content: u64,
+    ) -> EventId {
+        let lamport = match node {
+            Some(n) => {
+                self.lamport[n] += 1;
+                self.lamport[n]
+            }
+            None => 0,
+        };
+        let id = self
+            .trace
+            .record(self.now, node, parent, lamport, kind, content);
+        if let Some(n) = node {
+            self.last_event[n] = Some(id);
+        }
+        id
+    }
+
+    /// Runs `f` as a handler of `node` (or builds the node when `f` returns a new state),
+    /// then executes the recorded commands with `cause` as their causal parent.
+    fn with_node(
+        &mut self,
+        node: NodeId,
+        cause: Option<EventId>,
+        f: impl FnOnce(Option<&mut P>, &mut Ctx<P>, &P::Config) -> Option<P>,
+    ) {
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
+        {
+            let mut ctx = Ctx::new(node, self.n, self.now, &mut self.node_rng[node], &mut out);
+            if let Some(new_state) = f(self.states[node].as_mut(), &mut ctx, &self.setup.config) {
+                self.states[node] = Some(new_state);
+            }
+        }
+        self.execute(node, cause, &mut out);
+        self.out = out;
+        self.refresh_view(node);
+    }
+
+    fn refresh_view(&mut self, node: NodeId) {
+        if self.trace.level() == TraceLevel::Off {
+            return;
+        }
+        let Some(s) = &self.states[node] else { return };
+        let v = s.view();
+        if v != self.views[node] {
+            if !self.role_first_seen.contains_key(v.role.as_str()) {
+                self.role_first_seen.insert(v.role.clone(), self.now);
+            }
+            if self.trace.full() {
+                self.record(
+                    Some(node),
+                    self.last_event[node],
+                    EventKind::View {
+                        view: Box::new(v.clone()),
+                    },
+                    0,
+                );
+            }
+            self.views[node] = v;
+        }
+    }
+
+    fn execute(&mut self, node: NodeId, cause: Option<EventId>, out: &mut Vec<Command<P>>) {
+        for cmd in out.drain(..) {
+            match cmd {
+                Command::Send { to, msg } => self.send(node, to, msg, cause),
+                Command::SetTimer { timer, after } => {
+                    let ppm = self.drift_ppm[node];
+                    let after = if ppm == 0 {
+                        after
+                    } else {
+                        after.scale((1_000_000 + ppm).max(1) as u64, 1_000_000)
+                    };
+                    self.timer_token += 1;
+                    let token = self.timer_token;
+                    let fire_at = self.now + after;
+                    self.timers[node].insert(
+                        timer.clone(),
+                        TimerSlot {
+                            fire_at,
+                            started_at: self.now,
+                            token,
+                            set_by: cause,
+                        },
+                    );
+                    self.push(
+                        fire_at,
+                        0,
+                        Item::Timer {
+                            node,
+                            key: timer,
+                            token,
+                        },
+                    );
+                }
+                Command::CancelTimer { timer } => {
+                    self.timers[node].remove(&timer);
+                }
+                Command::Persist(d) => self.durable[node] = d,
+                Command::Reply { to, reply } => {
+                    let at = self.now + self.setup.network.latency.sample(&mut self.client_rng);
+                    self.push(
+                        at,
+                        0,
+                        Item::ClientReplyArrive {
+                            from: node,
+                            to,
+                            reply,
+                        },
+                    );
+                }
+                Command::Note(text) => {
+                    if self.trace.level() != TraceLevel::Off {
+                        self.record(Some(node), cause, EventKind::Note { text }, 0);
+                    }
+                }
+                Command::Count { name, by } => self.metrics.count(name, by),
+                Command::Gauge { name, value } => self.metrics.gauge(name, self.now, value),
+            }
+        }
+    }
+
+    fn send(&mut self, from: NodeId, to: NodeId, msg: P::Msg, cause: Option<EventId>) {
+        let kind = msg.kind();
+        self.metrics.sent.add(kind);
+        let content = hash_of(&msg);
+        let label = self.trace.full().then(|| msg.label());
+        if !self.net.reachable(from, to) {
+            let send = self.record(
+                Some(from),
+                cause,
+                EventKind::Send {
+                    to,
+                    msg: kind,
+                    label,
+                    deliver_at: self.now,
+                },
+                content,
+            );
+            self.drop_msg(from, to, kind, send, DropReason::Partitioned);
+            return;
+        }
+        let fate = self.net.route(from, to, self.now, &mut self.net_rng);
+        let send = self.record(
+            Some(from),
+            cause,
+            EventKind::Send {
+                to,
+                msg: kind,
+                label,
+                deliver_at: fate.deliver_at,
+            },
+            content,
+        );
+        let send_lamport = self.lamport[from];
+        if let Some(dup_at) = fate.duplicate_at {
+            self.metrics.duplicated += 1;
+            self.record(
+                None,
+                Some(send),
+                EventKind::Duplicate {
+                    send,
+                    deliver_at: dup_at,
+                },
+                0,
+            );
+            self.push(
+                dup_at,
+                0,
+                Item::Deliver {
+                    from,
+                    to,
+                    msg: msg.clone(),
+                    send,
+                    send_lamport,
+                    lost: false,
+                },
+            );
+        }
+        self.push(
+            fate.deliver_at,
+            0,
+            Item::Deliver {
+                from,
+                to,
+                msg,
+                send,
+                send_lamport,
+                lost: fate.lost,
+            },
+        );
+    }
+
+    fn drop_msg(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        kind: &'static str,
+        send: EventId,
+        reason: DropReason,
+    ) {
+        self.metrics.dropped.add(kind);
+        *self.metrics.dropped_by_reason.entry(reason).or_default() += 1;
+        self.record(
+            Some(to),
+            Some(send),
+            EventKind::Drop {
+                from,
+                send,
+                msg: kind,
+                reason,
+            },
+            0,
+        );
+    }
+
+    /// Handles one queue item; returns the node it touched, if any.
+    fn dispatch(&mut self, entry: Entry<P>) -> Option<NodeId> {
+        // A paused node takes no input: stash it until resume (timers are re-armed then).
+        let target = match &entry.item {
+            Item::Deliver { to, .. } | Item::ClientArrive { to, .. } => Some(*to),
+            Item::Timer { node, .. } => Some(*node),
+            _ => None,
+        };
+        if let Some(t) = target
+            && let NodeStatus::Paused(_) = self.status[t]
+        {
+            if !matches!(entry.item, Item::Timer { .. }) {
+                self.stalled[t].push(entry);
+            }
+            return None;
+        }
+        match entry.item {
+            Item::Deliver {
+                from,
+                to,
+                msg,
+                send,
+                send_lamport,
+                lost,
+            } => {
+                let kind = msg.kind();
+                if lost {
+                    self.drop_msg(from, to, kind, send, DropReason::Loss);
+                    return Some(to);
+                }
+                if !self.net.reachable(from, to) {
+                    self.drop_msg(from, to, kind, send, DropReason::Partitioned);
+                    return Some(to);
+                }
+                if self.net.is_held(from, to) {
+                    self.held.push(Entry {
+                        item: Item::Deliver {
+                            from,
+                            to,
+                            msg,
+                            send,
+                            send_lamport,
+                            lost,
+                        },
+                        ..entry
+                    });
+                    return None;
+                }
+                if self.status[to] == NodeStatus::Crashed {
+                    self.drop_msg(from, to, kind, send, DropReason::NodeDown);
+                    return Some(to);
+                }
+                self.metrics.delivered.add(kind);
+                self.lamport[to] = self.lamport[to].max(send_lamport);
+                let ev = self.record(
+                    Some(to),
+                    Some(send),
+                    EventKind::Deliver {
+                        from,
+                        send,
+                        msg: kind,
+                    },
+                    0,
+                );
+                self.with_node(to, Some(ev), |s, ctx, _| {
+                    s.expect("an up node has state").on_message(from, msg, ctx);
+                    None
+                });
+                Some(to)
+            }
+            Item::Timer { node, key, token } => {
+                let live = self.timers[node]
+                    .get(&key)
+                    .is_some_and(|s| s.token == token);
+                if !live || self.status[node] != NodeStatus::Up {
+                    return None;
+                }
+                let slot = self.timers[node].remove(&key).expect("checked");
+                self.metrics.timers_fired += 1;
+                let label = self.trace.full().then(|| format!("{key:?}"));
+                let content = hash_of(&key);
+                let ev = self.record(Some(node), slot.set_by, EventKind::Timer { label }, content);
+                self.with_node(node, Some(ev), |s, ctx, _| {
+                    s.expect("an up node has state").on_timer(key, ctx);
+                    None
+                });
+                Some(node)
+            }
+            Item::Script(action) => {
+                self.perform(action);
+                None
+            }
+            Item::ClientNext(c) => {
+                self.client_next(c);
+                None
+            }
+            Item::ClientArrive { to, req } => {
+                if self.status[to] == NodeStatus::Crashed {
+                    return None; // lost with the node; the client will time out
+                }
+                let ev = self.record(
+                    Some(to),
+                    None,
+                    EventKind::ClientRequest {
+                        client: req.from.client,
+                        seq: req.from.seq,
+                        attempt: req.from.attempt,
+                    },
+                    hash_of(&req),
+                );
+                self.with_node(to, Some(ev), |s, ctx, _| {
+                    s.expect("an up node has state").on_client_request(req, ctx);
+                    None
+                });
+                Some(to)
+            }
+            Item::ClientReplyArrive { from, to, reply } => {
+                self.client_reply(from, to, reply);
+                None
+            }
+            Item::ClientTimeout(r) => {
+                let current = self.clients[r.client as usize]
+                    .pending
+                    .as_ref()
+                    .is_some_and(|p| p.seq == r.seq && p.attempt == r.attempt);
+                if current {
+                    self.client_retry(r.client, None, true);
+                }
+                None
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- faults and actions
+
+    fn perform(&mut self, action: Action) {
+        let id = |s: &Self, name: &str| s.node_id(name).expect("names are validated");
+        let ids = |s: &Self, names: &[String]| -> Vec<NodeId> {
+            names.iter().map(|n| id(s, n)).collect()
+        };
+        match &action {
+            Action::Crash(n) => {
+                let n = id(self, n);
+                if self.status[n] == NodeStatus::Crashed {
+                    return;
+                }
+                self.status[n] = NodeStatus::Crashed;
+                self.states[n] = None;
+                self.timers[n].clear();
+                // Inputs that were waiting at a paused node die with it.
+                for e in std::mem::take(&mut self.stalled[n]) {
+                    if let Item::Deliver {
+                        from, msg, send, ..
+                    } = e.item
+                    {
+                        self.drop_msg(from, n, msg.kind(), send, DropReason::NodeDown);
+                    }
+                }
+                self.record(Some(n), None, EventKind::Crash, 0);
+            }
+            Action::Restart(n) => {
+                let n = id(self, n);
+                if self.status[n] != NodeStatus::Crashed {
+                    return;
+                }
+                self.status[n] = NodeStatus::Up;
+                let ev = self.record(Some(n), None, EventKind::Restart, 0);
+                let durable = self.durable[n].clone();
+                self.with_node(n, Some(ev), |_, ctx, cfg| {
+                    Some(P::on_restart(cfg, &durable, ctx))
+                });
+            }
+            Action::Pause(n) => {
+                let n = id(self, n);
+                if self.status[n] != NodeStatus::Up {
+                    return;
+                }
+                self.status[n] = NodeStatus::Paused(self.now);
+                self.record(Some(n), None, EventKind::Pause, 0);
+            }
+            Action::Resume(n) => {
+                let n = id(self, n);
+                let NodeStatus::Paused(since) = self.status[n] else {
+                    return;
+                };
+                self.status[n] = NodeStatus::Up;
+                self.record(Some(n), None, EventKind::Resume, 0);
+                // Frozen timers resume with the time they had left.
+                let frozen = self.now - since;
+                let keys: Vec<P::Timer> = self.timers[n].keys().cloned().collect();
+                for key in keys {
+                    self.timer_token += 1;
+                    let token = self.timer_token;
+                    let slot = self.timers[n].get_mut(&key).expect("listed");
+                    slot.fire_at += frozen;
+                    slot.started_at += frozen;
+                    slot.token = token;
+                    let at = slot.fire_at;
+                    self.push(
+                        at,
+                        0,
+                        Item::Timer {
+                            node: n,
+                            key,
+                            token,
+                        },
+                    );
+                }
+                for e in std::mem::take(&mut self.stalled[n]) {
+                    let now = self.now;
+                    self.push(now, 0, e.item);
+                }
+            }
+            Action::Partition(groups) => {
+                let groups: Vec<Vec<NodeId>> = groups.iter().map(|g| ids(self, g)).collect();
+                self.net.partition(&groups);
+                self.record_network(&action);
+            }
+            Action::PartitionOneway { from, to } => {
+                let (f, t) = (ids(self, from), ids(self, to));
+                self.net.partition_oneway(&f, &t);
+                self.record_network(&action);
+            }
+            Action::Heal => {
+                self.net.heal();
+                self.record_network(&action);
+            }
+            Action::Cut(a, b) => {
+                let (a, b) = (id(self, a), id(self, b));
+                self.net.cut(a, b);
+                self.net.cut(b, a);
+                self.record_network(&action);
+            }
+            Action::CutOneway(a, b) => {
+                let (a, b) = (id(self, a), id(self, b));
+                self.net.cut(a, b);
+                self.record_network(&action);
+            }
+            Action::HealLink(a, b) => {
+                let (a, b) = (id(self, a), id(self, b));
+                self.net.heal_link(a, b);
+                self.net.heal_link(b, a);
+                self.record_network(&action);
+            }
+            Action::Hold(a, b) => {
+                let (a, b) = (id(self, a), id(self, b));
+                self.net.hold(a, b);
+                self.net.hold(b, a);
+                self.record_network(&action);
+            }
+            Action::Release(a, b) => {
+                let (a, b) = (id(self, a), id(self, b));
+                self.net.release(a, b);
+                self.net.release(b, a);
+                self.record_network(&action);
+                // Held messages go out in the order they arrived at the hold.
+                let (go, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
+                    .into_iter()
+                    .partition(|e| matches!(e.item, Item::Deliver { from, to, .. } if !self.net.is_held(from, to)));
+                self.held = keep;
+                let now = self.now;
+                for e in go {
+                    self.push(now, 0, e.item);
+                }
+            }
+            Action::SetLink { a, b, patch } => {
+                let (a, b) = (id(self, a), id(self, b));
+                for (x, y) in [(a, b), (b, a)] {
+                    let mut p = self.net.params(x, y).clone();
+                    apply_patch(&mut p, patch);
+                    self.net.set_params(x, y, p);
+                }
+                self.record_network(&action);
+            }
+            Action::SetNetwork(patch) => {
+                apply_patch(&mut self.net.defaults, patch);
+                self.record_network(&action);
+            }
+            Action::FireTimer(n) => {
+                let n = id(self, n);
+                if self.status[n] != NodeStatus::Up {
+                    return;
+                }
+                let earliest = self.timers[n]
+                    .iter()
+                    .min_by_key(|(_, s)| (s.fire_at, s.token))
+                    .map(|(k, _)| k.clone());
+                if let Some(key) = earliest {
+                    self.timer_token += 1;
+                    let token = self.timer_token;
+                    let slot = self.timers[n].get_mut(&key).expect("found");
+                    slot.fire_at = self.now;
+                    slot.token = token;
+                    let now = self.now;
+                    self.push(
+                        now,
+                        0,
+                        Item::Timer {
+                            node: n,
+                            key,
+                            token,
+                        },
+                    );
+                }
+            }
+            Action::SetDrift(n, ppm) => {
+                let n = id(self, n);
+                self.drift_ppm[n] = *ppm;
+                self.record_network(&action);
+            }
+            Action::ClientRequest { to, op } => {
+                let target = to.as_deref().map(|n| id(self, n));
+                let c = self.clients.len() as ClientId;
+                self.clients.push(ClientState::default());
+                self.start_op(c, op.clone(), target, false);
+            }
+            Action::Caption(text) => {
+                self.record(None, None, EventKind::Caption { text: text.clone() }, 0);
+            }
+            Action::PausePoint(text) => {
+                self.record(None, None, EventKind::PausePoint { text: text.clone() }, 0);
+            }
+        }
+    }
+
+    fn record_network(&mut self, action: &Action) {
+        self.record(
+            None,
+            None,
+            EventKind::Network {
+                change: action.to_string(),
+            },
+            0,
+        );
+    }
+
+    // ---------------------------------------------------------------- clients
+
+    fn client_next(&mut self, c: ClientId) {
+        let Some(w) = self.setup.workload.clone() else {
+            return;
+        };
+        if w.stop.is_some_and(|s| self.now >= s) {
+            return;
+        }
+        let op = self.generate_op(&w);
+        let target = match &w.target {
+            Target::Random => None,
+            Target::Node(name) => self.node_id(name).ok(),
+        };
+        self.start_op(c, op, target, true);
+    }
+
+    fn generate_op(&mut self, w: &Workload) -> Op {
+        let r = &mut self.client_rng;
+        let m = &w.mix;
+        let total = (m.get + m.put + m.cas + m.request).max(1);
+        let pick = r.random_range(0..total);
+        let key = format!("k{}", r.random_range(0..w.keys.max(1)));
+        let value = format!("{}", r.random_range(0..100u32));
+        if pick < m.get {
+            Op::Get { key }
+        } else if pick < m.get + m.put {
+            Op::Put { key, value }
+        } else if pick < m.get + m.put + m.cas {
+            let from = if r.random_bool(0.5) {
+                Some(format!("{}", r.random_range(0..100u32)))
+            } else {
+                None
+            };
+            Op::Cas {
+                key,
+                from,
+                to: value,
+            }
+        } else {
+            Op::Request(value)
+        }
+    }
+
+    fn start_op(&mut self, c: ClientId, op: Op, target: Option<NodeId>, generated: bool) {
+        let st = &mut self.clients[c as usize];
+        let seq = st.next_seq;
+        st.next_seq += 1;
+        self.history.entries.push(HistoryEntry {
+            client: c,
+            seq,
+            op: op.clone(),
+            invoked_at: self.now,
+            returned_at: None,
+            outcome: None,
+            attempts: 0,
+            node: None,
+        });
+        let history = self.history.entries.len() - 1;
+        self.record(
+            None,
+            None,
+            EventKind::ClientInvoke {
+                client: c,
+                seq,
+                op: op.clone(),
+            },
+            0,
+        );
+        self.clients[c as usize].pending = Some(PendingOp {
+            seq,
+            op,
+            attempt: 0,
+            history,
+            generated,
+        });
+        let node = target.unwrap_or_else(|| self.client_rng.random_range(0..self.n));
+        self.send_attempt(c, node);
+    }
+
+    fn send_attempt(&mut self, c: ClientId, node: NodeId) {
+        let timeout = self.client_timeout();
+        let p = self.clients[c as usize]
+            .pending
+            .as_mut()
+            .expect("an operation in progress");
+        p.attempt += 1;
+        self.history.entries[p.history].attempts = p.attempt;
+        let req = ClientRequest {
+            from: ClientRef {
+                client: c,
+                seq: p.seq,
+                attempt: p.attempt,
+            },
+            op: p.op.clone(),
+        };
+        let r = req.from;
+        let at = self.now + self.setup.network.latency.sample(&mut self.client_rng);
+        self.push(at, 0, Item::ClientArrive { to: node, req });
+        let t = self.now + timeout;
+        self.push(t, 0, Item::ClientTimeout(r));
+    }
+
+    fn client_timeout(&self) -> SimTime {
+        self.setup
+            .workload
+            .as_ref()
+            .map_or(SimTime::from_millis(500), |w| w.timeout)
+    }
+    fn max_attempts(&self) -> u32 {
+        self.setup.workload.as_ref().map_or(5, |w| w.max_attempts)
+    }
+
+    fn client_reply(&mut self, from: NodeId, to: ClientRef, reply: ClientReply) {
+        let current = self.clients[to.client as usize]
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.seq == to.seq && p.attempt == to.attempt);
+        if !current {
+            return; // an answer to an attempt the client already gave up on
+        }
+        let h = self.clients[to.client as usize]
+            .pending
+            .as_ref()
+            .expect("current")
+            .history;
+        self.history.entries[h].node = Some(from);
+        match reply {
+            ClientReply::Ok { value } => self.finish_op(to.client, Outcome::Ok { value }),
+            ClientReply::Fail { reason } => self.finish_op(to.client, Outcome::Fail { reason }),
+            ClientReply::Redirect { leader } => self.client_retry(to.client, leader, false),
+        }
+    }
+
+    /// Another attempt at `hint` (or a random other node), unless attempts are used up.
+    fn client_retry(&mut self, c: ClientId, hint: Option<NodeId>, timed_out: bool) {
+        let p = self.clients[c as usize].pending.as_ref().expect("pending");
+        if p.attempt >= self.max_attempts() {
+            let outcome = if timed_out {
+                Outcome::Timeout
+            } else {
+                Outcome::Fail {
+                    reason: "no leader found".into(),
+                }
+            };
+            self.finish_op(c, outcome);
+            return;
+        }
+        let node = match hint {
+            Some(n) if n < self.n => n,
+            _ => self.client_rng.random_range(0..self.n),
+        };
+        self.send_attempt(c, node);
+    }
+
+    fn finish_op(&mut self, c: ClientId, outcome: Outcome) {
+        let p = self.clients[c as usize].pending.take().expect("pending");
+        let e = &mut self.history.entries[p.history];
+        e.returned_at = Some(self.now);
+        e.outcome = Some(outcome.clone());
+        self.record(
+            None,
+            None,
+            EventKind::ClientReturn {
+                client: c,
+                seq: p.seq,
+                outcome,
+            },
+            0,
+        );
+        if p.generated {
+            let interval = self
+                .setup
+                .workload
+                .as_ref()
+                .map_or(SimTime::ZERO, |w| w.interval);
+            let at = self.now + interval;
+            self.push(at, 0, Item::ClientNext(c));
+        }
+    }
+
+    // ---------------------------------------------------------------- invariants
+
+    fn check_invariants(&mut self, touched: Option<NodeId>) {
+        if self.invariants.is_empty() {
+            return;
+        }
+        let mut failures = Vec::new();
+        {
+            let world = World {
+                now: self.now,
+                states: &self.states,
+                durable: &self.durable,
+                touched,
+                last_event: &self.last_event,
+                history: &self.history,
+            };
+            let reported = &self.violations;
+            for inv in self.invariants.iter_mut() {
+                if reported.iter().any(|v| v.invariant == inv.name()) {
+                    continue;
+                }
+                if let Err(f) = inv.check(&world) {
+                    let mut events = world.events_of(&f.nodes);
+                    if let Some(last) = self.trace.len().checked_sub(1) {
+                        events.push(last);
+                    }
+                    events.sort();
+                    events.dedup();
+                    failures.push(Violation {
+                        invariant: inv.name().to_string(),
+                        statement: inv.statement().to_string(),
+                        explanation: f.explanation,
+                        at: self.now,
+                        nodes: f.nodes,
+                        events,
+                    });
+                }
+            }
+        }
+        for v in failures {
+            let node = v.nodes.first().copied();
+            self.record(
+                node,
+                None,
+                EventKind::Violation {
+                    violation: Box::new(v.clone()),
+                },
+                0,
+            );
+            self.violations.push(v);
+        }
+    }
+}
+
+fn apply_patch(p: &mut LinkParams, patch: &LinkPatch) {
+    if let Some(l) = &patch.latency {
+        p.latency = l.clone();
+    }
+    if let Some(d) = patch.drop {
+        p.drop = d;
+    }
+    if let Some(d) = patch.duplicate {
+        p.duplicate = d;
+    }
+    if let Some(f) = patch.fifo {
+        p.fifo = f;
+    }
+}

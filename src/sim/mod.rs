@@ -1,0 +1,21 @@
+//! The simulation core: time, the event engine, the network, faults, clients, the trace,
+//! invariants and metrics. Nothing here depends on Bevy, the wall clock or unseeded randomness.
+
+pub mod actor;
+pub mod client;
+pub mod control;
+pub mod dynsim;
+pub mod engine;
+pub mod invariant;
+pub mod metrics;
+pub mod network;
+pub mod time;
+pub mod trace;
+
+pub use actor::{Command, Ctx, EntryView, Message, NodeId, NodeView, Protocol, TimerView, Tone};
+pub use client::{ClientReply, ClientRequest, Op};
+pub use control::Action;
+pub use engine::{NodeStatus, Sim, SimSetup};
+pub use invariant::{Failure, Invariant, Violation, World};
+pub use time::SimTime;
+pub use trace::{EventId, EventKind, Trace, TraceEvent, TraceLevel};

@@ -1,0 +1,445 @@
+//! The trace: an append-only record of everything that happened in a run.
+//!
+//! Every event has a stable id (its position in the run, from 0), the node it happened on,
+//! a causal parent (a delivery's parent is its send; a timer's is the event that set it; a
+//! handler's outputs are children of the input), and a Lamport clock. Vector clocks are
+//! computed on demand from parents and per-node order ([`Trace::vector_clocks`]).
+//!
+//! The trace is enough to redraw the picture at any past time without re-running: node views
+//! are recorded whenever they change ([`EventKind::View`]), and the messages in flight at `t`
+//! are the sends at or before `t` whose delivery or drop comes after `t` ([`Trace::in_flight_at`]).
+//!
+//! Levels: `Full` keeps payload labels and view snapshots (the app, `--trace`), `Causal` keeps
+//! every event with ids, parents and clocks but no labels or views (seed sweeps), `Off` keeps
+//! only the digest and counters. `bounded(n)` keeps the last `n` events of a long run. A
+//! `TraceEvent` is 72 bytes in memory, plus heap for labels and views at `Full`.
+//!
+//! The digest is a 64-bit XXH3 over every event's time, kind, node, peers, parent and the
+//! message or timer contents (through their `Hash`), but not labels or view snapshots, which are
+//! derived; so it is the same at every level and changes if anything observable changes.
+
+use crate::sim::actor::{NodeId, NodeView};
+use crate::sim::client::{ClientId, Op, Outcome};
+use crate::sim::invariant::Violation;
+use crate::sim::time::SimTime;
+use serde::Serialize;
+use std::collections::VecDeque;
+use std::hash::Hasher;
+use xxhash_rust::xxh3::Xxh3;
+
+pub type EventId = u64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum DropReason {
+    /// Lost by the link's random drop probability.
+    Loss,
+    /// Sender and receiver were on different sides of a partition or a cut link.
+    Partitioned,
+    /// The receiver was crashed when the message arrived.
+    NodeDown,
+    /// The sender crashed before its message was handed over (never happens in this model:
+    /// a send is handed to the network when the handler returns).
+    SenderDown,
+}
+
+impl DropReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::Loss => "loss",
+            DropReason::Partitioned => "partitioned",
+            DropReason::NodeDown => "node down",
+            DropReason::SenderDown => "sender down",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type")]
+pub enum EventKind {
+    /// A node handed a message to the network.
+    Send {
+        to: NodeId,
+        msg: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        label: Option<String>,
+        deliver_at: SimTime,
+    },
+    /// The network made a second copy of a send (parent: the send).
+    Duplicate {
+        send: EventId,
+        deliver_at: SimTime,
+    },
+    /// A message reached its receiver's handler (parent: the send).
+    Deliver {
+        from: NodeId,
+        send: EventId,
+        msg: &'static str,
+    },
+    /// A message was lost (parent: the send); `node` is the intended receiver.
+    Drop {
+        from: NodeId,
+        send: EventId,
+        msg: &'static str,
+        reason: DropReason,
+    },
+    /// A timer fired (parent: the event that set it).
+    Timer {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        label: Option<String>,
+    },
+    Crash,
+    Restart,
+    Pause,
+    Resume,
+    /// A network change (partition, heal, cut, hold, link settings), described.
+    Network {
+        change: String,
+    },
+    ClientInvoke {
+        client: ClientId,
+        seq: u64,
+        op: Op,
+    },
+    /// A request attempt reached a node.
+    ClientRequest {
+        client: ClientId,
+        seq: u64,
+        attempt: u32,
+    },
+    ClientReturn {
+        client: ClientId,
+        seq: u64,
+        outcome: Outcome,
+    },
+    /// A node's view changed; the snapshot is the new view (at `Full` level).
+    View {
+        view: Box<NodeView>,
+    },
+    /// A protocol's note ("became leader for term 3").
+    Note {
+        text: String,
+    },
+    /// A scenario caption for narration.
+    Caption {
+        text: String,
+    },
+    /// A presenter pause point: the app may stop here.
+    PausePoint {
+        text: String,
+    },
+    Violation {
+        violation: Box<Violation>,
+    },
+}
+
+impl EventKind {
+    /// Short name of the event type, for filters and the log.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Send { .. } => "send",
+            EventKind::Duplicate { .. } => "duplicate",
+            EventKind::Deliver { .. } => "deliver",
+            EventKind::Drop { .. } => "drop",
+            EventKind::Timer { .. } => "timer",
+            EventKind::Crash => "crash",
+            EventKind::Restart => "restart",
+            EventKind::Pause => "pause",
+            EventKind::Resume => "resume",
+            EventKind::Network { .. } => "network",
+            EventKind::ClientInvoke { .. } => "client-invoke",
+            EventKind::ClientRequest { .. } => "client-request",
+            EventKind::ClientReturn { .. } => "client-return",
+            EventKind::View { .. } => "view",
+            EventKind::Note { .. } => "note",
+            EventKind::Caption { .. } => "caption",
+            EventKind::PausePoint { .. } => "pause-point",
+            EventKind::Violation { .. } => "violation",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TraceEvent {
+    pub id: EventId,
+    pub time: SimTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<NodeId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<EventId>,
+    pub lamport: u64,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+pub enum TraceLevel {
+    Off,
+    Causal,
+    #[default]
+    Full,
+}
+
+/// The append-only event record, with its running digest.
+#[derive(Clone)]
+pub struct Trace {
+    level: TraceLevel,
+    events: VecDeque<TraceEvent>,
+    /// Id of `events[0]` (non-zero once a bounded trace has forgotten its start).
+    first_id: EventId,
+    next_id: EventId,
+    cap: Option<usize>,
+    hasher: Xxh3,
+}
+
+impl Trace {
+    pub fn new(level: TraceLevel, cap: Option<usize>) -> Self {
+        if let Some(c) = cap {
+            assert!(c > 0, "a bounded trace needs room for at least one event");
+        }
+        Trace {
+            level,
+            events: VecDeque::new(),
+            first_id: 0,
+            next_id: 0,
+            cap,
+            hasher: Xxh3::new(),
+        }
+    }
+
+    pub fn level(&self) -> TraceLevel {
+        self.level
+    }
+    /// True when payload labels and view snapshots are kept.
+    pub fn full(&self) -> bool {
+        self.level == TraceLevel::Full
+    }
+    /// Number of events recorded so far (including any a bounded trace forgot).
+    pub fn len(&self) -> u64 {
+        self.next_id
+    }
+    pub fn is_empty(&self) -> bool {
+        self.next_id == 0
+    }
+    /// The retained events, oldest first.
+    pub fn events(&self) -> &VecDeque<TraceEvent> {
+        &self.events
+    }
+    pub fn get(&self, id: EventId) -> Option<&TraceEvent> {
+        if id < self.first_id {
+            return None;
+        }
+        self.events.get((id - self.first_id) as usize)
+    }
+    /// The stable 64-bit digest of everything recorded so far.
+    pub fn digest(&self) -> u64 {
+        self.hasher.digest()
+    }
+
+    /// Appends an event. `content` is a hash of the message or timer contents (0 if none).
+    pub fn record(
+        &mut self,
+        time: SimTime,
+        node: Option<NodeId>,
+        parent: Option<EventId>,
+        lamport: u64,
+        kind: EventKind,
+        content: u64,
+    ) -> EventId {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.hash_event(time, node, parent, &kind, content);
+        if self.level == TraceLevel::Off {
+            return id;
+        }
+        if let Some(cap) = self.cap
+            && self.events.len() == cap
+        {
+            self.events.pop_front();
+            self.first_id += 1;
+        }
+        self.events.push_back(TraceEvent {
+            id,
+            time,
+            node,
+            parent,
+            lamport,
+            kind,
+        });
+        id
+    }
+
+    fn hash_event(
+        &mut self,
+        time: SimTime,
+        node: Option<NodeId>,
+        parent: Option<EventId>,
+        kind: &EventKind,
+        content: u64,
+    ) {
+        let h = &mut self.hasher;
+        let opt = |v: Option<u64>| v.map_or(u64::MAX, |v| v);
+        let mut words = [
+            time.0,
+            opt(node.map(|n| n as u64)),
+            opt(parent),
+            content,
+            0,
+            0,
+        ];
+        let name_of = |s: &str| {
+            let mut x = Xxh3::new();
+            x.write(s.as_bytes());
+            x.digest()
+        };
+        words[4] = name_of(kind.name());
+        words[5] = match kind {
+            EventKind::Send {
+                to,
+                msg,
+                deliver_at,
+                ..
+            } => name_of(msg) ^ (*to as u64).rotate_left(32) ^ deliver_at.0.rotate_left(7),
+            EventKind::Duplicate { send, deliver_at } => send ^ deliver_at.0.rotate_left(17),
+            EventKind::Deliver { from, send, .. } => send ^ (*from as u64).rotate_left(40),
+            EventKind::Drop {
+                from, send, reason, ..
+            } => send ^ (*from as u64).rotate_left(40) ^ (*reason as u64).rotate_left(56),
+            EventKind::Network { change } => name_of(change),
+            EventKind::ClientInvoke { client, seq, op } => {
+                name_of(&op.to_string()) ^ (*client as u64).rotate_left(32) ^ seq
+            }
+            EventKind::ClientRequest {
+                client,
+                seq,
+                attempt,
+            } => (*client as u64).rotate_left(32) ^ seq ^ (*attempt as u64).rotate_left(48),
+            EventKind::ClientReturn {
+                client,
+                seq,
+                outcome,
+            } => name_of(&format!("{outcome:?}")) ^ (*client as u64).rotate_left(32) ^ seq,
+            EventKind::Note { text }
+            | EventKind::Caption { text }
+            | EventKind::PausePoint { text } => name_of(text),
+            EventKind::Violation { violation } => name_of(&violation.explanation),
+            // Labels and views are derived from state already covered by the other events.
+            EventKind::Timer { .. }
+            | EventKind::View { .. }
+            | EventKind::Crash
+            | EventKind::Restart
+            | EventKind::Pause
+            | EventKind::Resume => 0,
+        };
+        for w in words {
+            h.write_u64(w);
+        }
+    }
+
+    /// Writes the retained events as JSON Lines.
+    pub fn write_jsonl(&self, mut out: impl std::io::Write) -> std::io::Result<()> {
+        for e in &self.events {
+            serde_json::to_writer(&mut out, e)?;
+            out.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    /// Index of the first retained event with time > t.
+    pub fn partition_point(&self, t: SimTime) -> usize {
+        self.events.partition_point(|e| e.time <= t)
+    }
+
+    /// Each node's view as of time `t` (the last view event at or before `t`).
+    pub fn views_at(&self, t: SimTime, nodes: usize) -> Vec<Option<&NodeView>> {
+        let mut out: Vec<Option<&NodeView>> = vec![None; nodes];
+        let end = self.partition_point(t);
+        let mut missing = nodes;
+        for e in self.events.range(..end).rev() {
+            if let (EventKind::View { view }, Some(n)) = (&e.kind, e.node)
+                && n < nodes
+                && out[n].is_none()
+            {
+                out[n] = Some(view);
+                missing -= 1;
+                if missing == 0 {
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    /// Messages in flight at time `t`: (send event, delivery or drop time, dropped?).
+    /// A message counts as in flight at `t` when it was sent at or before `t` and its
+    /// delivery (or loss) happens after `t`.
+    pub fn in_flight_at(&self, t: SimTime) -> Vec<InFlight<'_>> {
+        let end = self.partition_point(t);
+        // How many copies of each send have been delivered or dropped by `t`.
+        let mut arrived: std::collections::BTreeMap<EventId, u32> = Default::default();
+        for e in self.events.range(..end) {
+            if let EventKind::Deliver { send, .. } | EventKind::Drop { send, .. } = &e.kind {
+                *arrived.entry(*send).or_default() += 1;
+            }
+        }
+        let mut out = Vec::new();
+        for e in self.events.range(..end) {
+            let (send_id, deliver_at) = match &e.kind {
+                EventKind::Send { deliver_at, .. } => (e.id, *deliver_at),
+                EventKind::Duplicate { send, deliver_at } => (*send, *deliver_at),
+                _ => continue,
+            };
+            // A copy due by `t` but not yet handled is waiting (held link, paused node).
+            let waiting = deliver_at > t
+                || match arrived.get_mut(&send_id) {
+                    Some(n) if *n > 0 => {
+                        *n -= 1;
+                        false
+                    }
+                    _ => true,
+                };
+            if waiting && let Some(send) = self.get(send_id) {
+                out.push(InFlight {
+                    send,
+                    sent_at: e.time,
+                    arrives_at: deliver_at.max(t),
+                });
+            }
+        }
+        out
+    }
+
+    /// Vector clocks of the retained events (node count `nodes`); an event without a node
+    /// inherits its parent's clock. O(events × nodes): meant for small traces and exports.
+    pub fn vector_clocks(&self, nodes: usize) -> Vec<Vec<u32>> {
+        let mut out: Vec<Vec<u32>> = Vec::with_capacity(self.events.len());
+        let mut last_of_node: Vec<Option<usize>> = vec![None; nodes];
+        for (i, e) in self.events.iter().enumerate() {
+            let mut vc = vec![0u32; nodes];
+            if let Some(p) = e.parent.and_then(|p| p.checked_sub(self.first_id))
+                && let Some(pvc) = out.get(p as usize)
+            {
+                vc.clone_from(pvc);
+            }
+            if let Some(n) = e.node.filter(|&n| n < nodes) {
+                if let Some(prev) = last_of_node[n] {
+                    for (a, b) in vc.iter_mut().zip(&out[prev]) {
+                        *a = (*a).max(*b);
+                    }
+                }
+                vc[n] += 1;
+                last_of_node[n] = Some(i);
+            }
+            out.push(vc);
+        }
+        out
+    }
+}
+
+/// A message on the wire at some instant.
+#[derive(Clone, Debug)]
+pub struct InFlight<'a> {
+    pub send: &'a TraceEvent,
+    pub sent_at: SimTime,
+    /// When it will be delivered or lost.
+    pub arrives_at: SimTime,
+}
