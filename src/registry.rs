@@ -221,6 +221,7 @@ fn load_as<P: Protocol>(
         drift_ppm: s.drift(),
         timeline: timeline.clone(),
         workload: s.workload.clone(),
+        chaos: s.chaos.clone(),
         trace_level: opts.trace_level,
         trace_cap: opts.trace_cap,
         max_steps: opts.max_steps,

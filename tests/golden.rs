@@ -28,9 +28,17 @@ fn every_bundled_scenario_is_deterministic_and_matches_its_golden_digest() {
         let a = digest(path, text, None);
         let b = digest(path, text, None);
         assert_eq!(a, b, "{path}: two runs with the same seed differ");
-        let seed = registry::load(text, path, &RunOptions::default()).unwrap().info.seed;
+        let seed = registry::load(text, path, &RunOptions::default())
+            .unwrap()
+            .info
+            .seed;
         let c = digest(path, text, Some(seed.wrapping_add(1)));
-        assert_ne!(a, c, "{path}: seeds {seed} and {} give the same digest", seed.wrapping_add(1));
+        assert_ne!(
+            a,
+            c,
+            "{path}: seeds {seed} and {} give the same digest",
+            seed.wrapping_add(1)
+        );
         now.insert(path.to_string(), format!("{a:016x}"));
     }
     let rendered: String = now.iter().map(|(p, d)| format!("{d} {p}\n")).collect();

@@ -15,6 +15,7 @@ pub use check::{Expectation, ExpectationResult, evaluate};
 pub use error::ScenarioError;
 pub use writer::scenario_to_ron;
 
+use crate::sim::chaos::Chaos;
 use crate::sim::client::{Target, Workload};
 use crate::sim::control::Action;
 use crate::sim::network::{Latency, LinkParams};
@@ -56,6 +57,9 @@ pub struct Scenario<C> {
     pub timeline: Vec<(SimTime, Action)>,
     #[serde(default)]
     pub workload: Option<Workload>,
+    /// Randomized faults drawn from the seed: a safety phase, then everything heals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chaos: Option<Chaos>,
     /// What must hold at the end: the scenario is also a test.
     #[serde(default)]
     pub expect: Vec<Expectation>,
@@ -328,6 +332,32 @@ pub fn validate<C>(s: &Scenario<C>, text: &str, file: &str) -> Result<(), Scenar
     }
     if let Some(w) = &s.workload {
         validate_workload(w, &names, &at)?;
+    }
+    if let Some(c) = &s.chaos {
+        if c.stop > s.duration || c.start > c.stop {
+            return Err(at(
+                "stop",
+                "chaos",
+                format!(
+                    "chaos must satisfy start <= stop <= duration (start {}, stop {}, duration {})",
+                    c.start, c.stop, s.duration
+                ),
+            ));
+        }
+        if c.every < SimTime::from_micros(10) {
+            return Err(at(
+                "every",
+                "chaos",
+                format!("chaos `every` must be at least 10us, got {}", c.every),
+            ));
+        }
+        if c.max_down.is_some_and(|m| m >= n) {
+            return Err(at(
+                "max_down",
+                "chaos",
+                format!("max_down must be below the node count {n}"),
+            ));
+        }
     }
     for (k, e) in s.expect.iter().enumerate() {
         if let Expectation::Role { within, .. } = e

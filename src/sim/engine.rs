@@ -24,6 +24,7 @@
 //! how one node uses randomness does not shift any other stream.
 
 use crate::sim::actor::{Command, Ctx, Message, NodeId, NodeView, Protocol};
+use crate::sim::chaos::{Chaos, STREAM_CHAOS};
 use crate::sim::client::{
     ClientId, ClientRef, ClientReply, ClientRequest, History, HistoryEntry, Op, Outcome, Target,
     Workload,
@@ -67,6 +68,8 @@ pub struct SimSetup<C> {
     pub drift_ppm: Vec<i64>,
     pub timeline: Vec<(SimTime, Action)>,
     pub workload: Option<Workload>,
+    /// Randomized faults (a safety phase, then everything heals).
+    pub chaos: Option<Chaos>,
     pub trace_level: TraceLevel,
     pub trace_cap: Option<usize>,
     /// Stop processing after this many queue items (a guard against runaway protocols).
@@ -88,6 +91,7 @@ impl<C: Default> SimSetup<C> {
             drift_ppm: vec![0; nodes],
             timeline: Vec::new(),
             workload: None,
+            chaos: None,
             trace_level: TraceLevel::Full,
             trace_cap: None,
             max_steps: 50_000_000,
@@ -124,6 +128,10 @@ enum Item<P: Protocol> {
         reply: ClientReply,
     },
     ClientTimeout(ClientRef),
+    /// The chaos generator's next fault (or, at its stop time, the heal-everything step).
+    Chaos {
+        heal_all: bool,
+    },
 }
 
 struct Entry<P: Protocol> {
@@ -195,6 +203,7 @@ pub struct Sim<P: Protocol> {
     node_rng: Vec<ChaCha8Rng>,
     net_rng: ChaCha8Rng,
     client_rng: ChaCha8Rng,
+    chaos_rng: ChaCha8Rng,
     lamport: Vec<u64>,
     last_event: Vec<Option<EventId>>,
     drift_ppm: Vec<i64>,
@@ -254,6 +263,7 @@ impl<P: Protocol> Sim<P> {
                 .collect(),
             net_rng: stream(setup.seed, STREAM_NETWORK),
             client_rng: stream(setup.seed, STREAM_CLIENTS),
+            chaos_rng: stream(setup.seed, STREAM_CHAOS),
             lamport: vec![0; n],
             last_event: vec![None; n],
             drift_ppm: setup.drift_ppm.clone(),
@@ -280,6 +290,13 @@ impl<P: Protocol> Sim<P> {
                 sim.clients.push(ClientState::default());
                 sim.push(w.start, 0, Item::ClientNext(c));
             }
+        }
+        if let Some(c) = sim.setup.chaos.clone() {
+            let first = c.start + c.gap(&mut sim.chaos_rng);
+            if first < c.stop {
+                sim.push(first, 1, Item::Chaos { heal_all: false });
+            }
+            sim.push(c.stop, 1, Item::Chaos { heal_all: true });
         }
         for i in 0..n {
             sim.with_node(i, None, |_, ctx, cfg| Some(P::init(cfg, ctx)));
@@ -774,6 +791,10 @@ impl<P: Protocol> Sim<P> {
                 self.client_reply(from, to, reply);
                 None
             }
+            Item::Chaos { heal_all } => {
+                self.chaos_step(heal_all);
+                None
+            }
             Item::ClientTimeout(r) => {
                 let current = self.clients[r.client as usize]
                     .pending
@@ -988,6 +1009,48 @@ impl<P: Protocol> Sim<P> {
             },
             0,
         );
+    }
+
+    fn chaos_step(&mut self, heal_all: bool) {
+        let Some(c) = self.setup.chaos.clone() else {
+            return;
+        };
+        if heal_all {
+            self.perform(Action::Heal);
+            for i in 0..self.n {
+                let name = self.setup.names[i].clone();
+                match self.status[i] {
+                    NodeStatus::Crashed => self.perform(Action::Restart(name)),
+                    NodeStatus::Paused(_) => self.perform(Action::Resume(name)),
+                    NodeStatus::Up => {}
+                }
+            }
+            return;
+        }
+        let crashed: Vec<bool> = self
+            .status
+            .iter()
+            .map(|s| *s == NodeStatus::Crashed)
+            .collect();
+        let paused: Vec<bool> = self
+            .status
+            .iter()
+            .map(|s| matches!(s, NodeStatus::Paused(_)))
+            .collect();
+        let partitioned = !self.net.groups().is_empty();
+        if let Some(a) = c.next_fault(
+            &mut self.chaos_rng,
+            &self.setup.names,
+            &crashed,
+            &paused,
+            partitioned,
+        ) {
+            self.perform(a);
+        }
+        let next = self.now + c.gap(&mut self.chaos_rng);
+        if next < c.stop {
+            self.push(next, 1, Item::Chaos { heal_all: false });
+        }
     }
 
     // ---------------------------------------------------------------- clients

@@ -2,6 +2,7 @@
 //! invariants and metrics. Nothing here depends on Bevy, the wall clock or unseeded randomness.
 
 pub mod actor;
+pub mod chaos;
 pub mod client;
 pub mod control;
 pub mod dynsim;
