@@ -33,14 +33,13 @@ use crate::sim::control::{Action, LinkPatch};
 use crate::sim::invariant::{Invariant, Violation, World};
 use crate::sim::metrics::Metrics;
 use crate::sim::network::{LinkParams, Network};
+use crate::sim::queue::EventQueue;
 use crate::sim::time::SimTime;
 use crate::sim::trace::{DropReason, EventId, EventKind, Trace, TraceLevel};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
-use xxhash_rust::xxh3::Xxh3;
 
 pub const STREAM_NETWORK: u64 = 1;
 pub const STREAM_CLIENTS: u64 = 2;
@@ -115,49 +114,23 @@ enum Item<P: Protocol> {
         token: u64,
     },
     /// An action from the timeline or a recorded user action.
-    Script(Action),
+    Script(Box<Action>),
     /// A workload client starts its next operation.
     ClientNext(ClientId),
     ClientArrive {
         to: NodeId,
-        req: ClientRequest,
+        req: Box<ClientRequest>,
     },
     ClientReplyArrive {
         from: NodeId,
         to: ClientRef,
-        reply: ClientReply,
+        reply: Box<ClientReply>,
     },
     ClientTimeout(ClientRef),
     /// The chaos generator's next fault (or, at its stop time, the heal-everything step).
     Chaos {
         heal_all: bool,
     },
-}
-
-struct Entry<P: Protocol> {
-    at: SimTime,
-    /// 0: ordinary events; 1: actions, which run after everything else due at the same time.
-    class: u8,
-    seq: u64,
-    item: Item<P>,
-}
-
-impl<P: Protocol> PartialEq for Entry<P> {
-    fn eq(&self, o: &Self) -> bool {
-        self.cmp(o) == Ordering::Equal
-    }
-}
-impl<P: Protocol> Eq for Entry<P> {}
-impl<P: Protocol> PartialOrd for Entry<P> {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl<P: Protocol> Ord for Entry<P> {
-    /// Reversed, so the max-heap pops the earliest (time, class, seq).
-    fn cmp(&self, o: &Self) -> Ordering {
-        (o.at, o.class, o.seq).cmp(&(self.at, self.class, self.seq))
-    }
 }
 
 struct TimerSlot {
@@ -188,8 +161,7 @@ pub struct Sim<P: Protocol> {
     setup: SimSetup<P::Config>,
     n: usize,
     now: SimTime,
-    queue: BinaryHeap<Entry<P>>,
-    seq: u64,
+    queue: EventQueue<Item<P>>,
     steps: u64,
     states: Vec<Option<P>>,
     durable: Vec<P::Durable>,
@@ -197,9 +169,9 @@ pub struct Sim<P: Protocol> {
     timers: Vec<BTreeMap<P::Timer, TimerSlot>>,
     timer_token: u64,
     /// Inputs that reached a paused node, delivered on resume.
-    stalled: Vec<Vec<Entry<P>>>,
+    stalled: Vec<Vec<Item<P>>>,
     /// Deliveries waiting at a held link.
-    held: Vec<Entry<P>>,
+    held: Vec<Item<P>>,
     node_rng: Vec<ChaCha8Rng>,
     net_rng: ChaCha8Rng,
     client_rng: ChaCha8Rng,
@@ -213,6 +185,8 @@ pub struct Sim<P: Protocol> {
     history: History,
     clients: Vec<ClientState>,
     invariants: Vec<Box<dyn Invariant<P>>>,
+    /// Invariants already reported (each is reported once).
+    invariant_done: Vec<bool>,
     violations: Vec<Violation>,
     views: Vec<NodeView>,
     /// First time each role label was seen on any node (for expectations).
@@ -223,8 +197,10 @@ pub struct Sim<P: Protocol> {
     pub step_limit_hit: bool,
 }
 
+/// Hash of a message's or timer's contents for the digest: FxHash is fast and has no random
+/// seed, so it is the same on every run.
 fn hash_of<T: Hash>(v: &T) -> u64 {
-    let mut h = Xxh3::new();
+    let mut h = rustc_hash::FxHasher::default();
     v.hash(&mut h);
     h.finish()
 }
@@ -248,8 +224,7 @@ impl<P: Protocol> Sim<P> {
         let mut sim = Sim {
             n,
             now: SimTime::ZERO,
-            queue: BinaryHeap::new(),
-            seq: 0,
+            queue: EventQueue::new(),
             steps: 0,
             states: (0..n).map(|_| None).collect(),
             durable: vec![P::Durable::default(); n],
@@ -272,6 +247,7 @@ impl<P: Protocol> Sim<P> {
             metrics: Metrics::default(),
             history: History::default(),
             clients: Vec::new(),
+            invariant_done: vec![false; invariants.len()],
             invariants,
             violations: Vec::new(),
             views: vec![NodeView::default(); n],
@@ -283,7 +259,7 @@ impl<P: Protocol> Sim<P> {
         };
         let timeline = sim.setup.timeline.clone();
         for (at, action) in timeline {
-            sim.push(at, 1, Item::Script(action));
+            sim.push(at, 1, Item::Script(Box::new(action)));
         }
         if let Some(w) = sim.setup.workload.clone() {
             for c in 0..w.clients {
@@ -358,7 +334,7 @@ impl<P: Protocol> Sim<P> {
     }
     /// Time of the next queued event, if any.
     pub fn next_event_at(&self) -> Option<SimTime> {
-        self.queue.peek().map(|e| e.at)
+        self.queue.peek_time()
     }
     pub fn steps(&self) -> u64 {
         self.steps
@@ -386,17 +362,15 @@ impl<P: Protocol> Sim<P> {
         if self.setup.stop_on_violation && !self.violations.is_empty() {
             return false;
         }
-        let Some(top) = self.queue.peek() else {
-            return false;
-        };
-        if top.at > until {
-            return false;
+        match self.queue.peek_time() {
+            Some(at) if at <= until => {}
+            _ => return false,
         }
-        let entry = self.queue.pop().expect("peeked");
-        debug_assert!(entry.at >= self.now, "time went backwards");
-        self.now = entry.at;
+        let (at, item) = self.queue.pop().expect("peeked");
+        debug_assert!(at >= self.now, "time went backwards");
+        self.now = at;
         self.steps += 1;
-        let touched = self.dispatch(entry);
+        let touched = self.dispatch(item);
         self.check_invariants(touched);
         true
     }
@@ -423,7 +397,7 @@ impl<P: Protocol> Sim<P> {
             self.node_id(name)?;
         }
         let now = self.now;
-        while self.queue.peek().is_some_and(|e| e.at <= now) && self.step_bounded(now) {}
+        while self.queue.peek_time().is_some_and(|at| at <= now) && self.step_bounded(now) {}
         self.recorded.push((self.now, action.clone()));
         self.perform(action);
         self.check_invariants(None);
@@ -439,14 +413,7 @@ impl<P: Protocol> Sim<P> {
     }
 
     fn push(&mut self, at: SimTime, class: u8, item: Item<P>) {
-        let seq = self.seq;
-        self.seq += 1;
-        self.queue.push(Entry {
-            at,
-            class,
-            seq,
-            item,
-        });
+        self.queue.push(at, class != 0, item);
     }
 
     fn record(
@@ -503,16 +470,14 @@ impl<P: Protocol> Sim<P> {
             if !self.role_first_seen.contains_key(v.role.as_str()) {
                 self.role_first_seen.insert(v.role.clone(), self.now);
             }
-            if self.trace.full() {
-                self.record(
-                    Some(node),
-                    self.last_event[node],
-                    EventKind::View {
-                        view: Box::new(v.clone()),
-                    },
-                    0,
-                );
-            }
+            self.record(
+                Some(node),
+                self.last_event[node],
+                EventKind::View {
+                    view: Box::new(v.clone()),
+                },
+                0,
+            );
             self.views[node] = v;
         }
     }
@@ -562,7 +527,7 @@ impl<P: Protocol> Sim<P> {
                         Item::ClientReplyArrive {
                             from: node,
                             to,
-                            reply,
+                            reply: Box::new(reply),
                         },
                     );
                 }
@@ -672,9 +637,9 @@ impl<P: Protocol> Sim<P> {
     }
 
     /// Handles one queue item; returns the node it touched, if any.
-    fn dispatch(&mut self, entry: Entry<P>) -> Option<NodeId> {
+    fn dispatch(&mut self, item: Item<P>) -> Option<NodeId> {
         // A paused node takes no input: stash it until resume (timers are re-armed then).
-        let target = match &entry.item {
+        let target = match &item {
             Item::Deliver { to, .. } | Item::ClientArrive { to, .. } => Some(*to),
             Item::Timer { node, .. } => Some(*node),
             _ => None,
@@ -682,12 +647,12 @@ impl<P: Protocol> Sim<P> {
         if let Some(t) = target
             && let NodeStatus::Paused(_) = self.status[t]
         {
-            if !matches!(entry.item, Item::Timer { .. }) {
-                self.stalled[t].push(entry);
+            if !matches!(item, Item::Timer { .. }) {
+                self.stalled[t].push(item);
             }
             return None;
         }
-        match entry.item {
+        match item {
             Item::Deliver {
                 from,
                 to,
@@ -706,16 +671,13 @@ impl<P: Protocol> Sim<P> {
                     return Some(to);
                 }
                 if self.net.is_held(from, to) {
-                    self.held.push(Entry {
-                        item: Item::Deliver {
-                            from,
-                            to,
-                            msg,
-                            send,
-                            send_lamport,
-                            lost,
-                        },
-                        ..entry
+                    self.held.push(Item::Deliver {
+                        from,
+                        to,
+                        msg,
+                        send,
+                        send_lamport,
+                        lost,
                     });
                     return None;
                 }
@@ -760,7 +722,7 @@ impl<P: Protocol> Sim<P> {
                 Some(node)
             }
             Item::Script(action) => {
-                self.perform(action);
+                self.perform(*action);
                 None
             }
             Item::ClientNext(c) => {
@@ -782,13 +744,14 @@ impl<P: Protocol> Sim<P> {
                     hash_of(&req),
                 );
                 self.with_node(to, Some(ev), |s, ctx, _| {
-                    s.expect("an up node has state").on_client_request(req, ctx);
+                    s.expect("an up node has state")
+                        .on_client_request(*req, ctx);
                     None
                 });
                 Some(to)
             }
             Item::ClientReplyArrive { from, to, reply } => {
-                self.client_reply(from, to, reply);
+                self.client_reply(from, to, *reply);
                 None
             }
             Item::Chaos { heal_all } => {
@@ -828,7 +791,7 @@ impl<P: Protocol> Sim<P> {
                 for e in std::mem::take(&mut self.stalled[n]) {
                     if let Item::Deliver {
                         from, msg, send, ..
-                    } = e.item
+                    } = e
                     {
                         self.drop_msg(from, n, msg.kind(), send, DropReason::NodeDown);
                     }
@@ -883,9 +846,9 @@ impl<P: Protocol> Sim<P> {
                         },
                     );
                 }
-                for e in std::mem::take(&mut self.stalled[n]) {
+                for item in std::mem::take(&mut self.stalled[n]) {
                     let now = self.now;
-                    self.push(now, 0, e.item);
+                    self.push(now, 0, item);
                 }
             }
             Action::Partition(groups) => {
@@ -933,11 +896,11 @@ impl<P: Protocol> Sim<P> {
                 // Held messages go out in the order they arrived at the hold.
                 let (go, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
                     .into_iter()
-                    .partition(|e| matches!(e.item, Item::Deliver { from, to, .. } if !self.net.is_held(from, to)));
+                    .partition(|e| matches!(e, Item::Deliver { from, to, .. } if !self.net.is_held(*from, *to)));
                 self.held = keep;
                 let now = self.now;
                 for e in go {
-                    self.push(now, 0, e.item);
+                    self.push(now, 0, e);
                 }
             }
             Action::SetLink { a, b, patch } => {
@@ -1118,7 +1081,7 @@ impl<P: Protocol> Sim<P> {
             EventKind::ClientInvoke {
                 client: c,
                 seq,
-                op: op.clone(),
+                op: Box::new(op.clone()),
             },
             0,
         );
@@ -1151,7 +1114,14 @@ impl<P: Protocol> Sim<P> {
         };
         let r = req.from;
         let at = self.now + self.setup.network.latency.sample(&mut self.client_rng);
-        self.push(at, 0, Item::ClientArrive { to: node, req });
+        self.push(
+            at,
+            0,
+            Item::ClientArrive {
+                to: node,
+                req: Box::new(req),
+            },
+        );
         let t = self.now + timeout;
         self.push(t, 0, Item::ClientTimeout(r));
     }
@@ -1250,12 +1220,16 @@ impl<P: Protocol> Sim<P> {
                 last_event: &self.last_event,
                 history: &self.history,
             };
-            let reported = &self.violations;
-            for inv in self.invariants.iter_mut() {
-                if reported.iter().any(|v| v.invariant == inv.name()) {
+            for (inv, done) in self
+                .invariants
+                .iter_mut()
+                .zip(self.invariant_done.iter_mut())
+            {
+                if *done {
                     continue;
                 }
                 if let Err(f) = inv.check(&world) {
+                    *done = true;
                     let mut events = world.events_of(&f.nodes);
                     if let Some(last) = self.trace.len().checked_sub(1) {
                         events.push(last);

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod invariant;
 pub mod metrics;
 pub mod network;
+pub mod queue;
 pub mod time;
 pub mod trace;
 

@@ -9,14 +9,17 @@
 //! are recorded whenever they change ([`EventKind::View`]), and the messages in flight at `t`
 //! are the sends at or before `t` whose delivery or drop comes after `t` ([`Trace::in_flight_at`]).
 //!
-//! Levels: `Full` keeps payload labels and view snapshots (the app, `--trace`), `Causal` keeps
-//! every event with ids, parents and clocks but no labels or views (seed sweeps), `Off` keeps
-//! only the digest and counters. `bounded(n)` keeps the last `n` events of a long run. A
-//! `TraceEvent` is 72 bytes in memory, plus heap for labels and views at `Full`.
+//! Levels: `Full` keeps payload labels (the app, `distsim run`, `--trace`); `Causal` keeps
+//! every event with ids, parents, clocks and view snapshots but no labels (seed sweeps);
+//! `Off` keeps only the digest and counters and skips view snapshots (the benchmark).
+//! `bounded(n)` keeps the last `n` events of a long run. A `TraceEvent` is 112 bytes in memory,
+//! plus heap for labels and view snapshots.
 //!
 //! The digest is a 64-bit XXH3 over every event's time, kind, node, peers, parent and the
-//! message or timer contents (through their `Hash`), but not labels or view snapshots, which are
-//! derived; so it is the same at every level and changes if anything observable changes.
+//! message or timer contents (through their `Hash`), but not labels or view contents, which are
+//! derived; so it is the same at `Full`, `Causal` and bounded, and changes if anything
+//! observable changes. At `Off` no view events exist, so its digest differs (but is just as
+//! deterministic).
 
 use crate::sim::actor::{NodeId, NodeView};
 use crate::sim::client::{ClientId, Op, Outcome};
@@ -24,8 +27,7 @@ use crate::sim::invariant::Violation;
 use crate::sim::time::SimTime;
 use serde::Serialize;
 use std::collections::VecDeque;
-use std::hash::Hasher;
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 pub type EventId = u64;
 
@@ -98,7 +100,7 @@ pub enum EventKind {
     ClientInvoke {
         client: ClientId,
         seq: u64,
-        op: Op,
+        op: Box<Op>,
     },
     /// A request attempt reached a node.
     ClientRequest {
@@ -133,6 +135,30 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// A stable small number per event type (for the digest).
+    pub fn tag(&self) -> u64 {
+        match self {
+            EventKind::Send { .. } => 1,
+            EventKind::Duplicate { .. } => 2,
+            EventKind::Deliver { .. } => 3,
+            EventKind::Drop { .. } => 4,
+            EventKind::Timer { .. } => 5,
+            EventKind::Crash => 6,
+            EventKind::Restart => 7,
+            EventKind::Pause => 8,
+            EventKind::Resume => 9,
+            EventKind::Network { .. } => 10,
+            EventKind::ClientInvoke { .. } => 11,
+            EventKind::ClientRequest { .. } => 12,
+            EventKind::ClientReturn { .. } => 13,
+            EventKind::View { .. } => 14,
+            EventKind::Note { .. } => 15,
+            EventKind::Caption { .. } => 16,
+            EventKind::PausePoint { .. } => 17,
+            EventKind::Violation { .. } => 18,
+        }
+    }
+
     /// Short name of the event type, for filters and the log.
     pub fn name(&self) -> &'static str {
         match self {
@@ -188,7 +214,8 @@ pub struct Trace {
     first_id: EventId,
     next_id: EventId,
     cap: Option<usize>,
-    hasher: Xxh3,
+    /// Running digest: each event's canonical words hashed with the previous digest as seed.
+    digest: u64,
 }
 
 impl Trace {
@@ -202,7 +229,7 @@ impl Trace {
             first_id: 0,
             next_id: 0,
             cap,
-            hasher: Xxh3::new(),
+            digest: 0,
         }
     }
 
@@ -232,7 +259,7 @@ impl Trace {
     }
     /// The stable 64-bit digest of everything recorded so far.
     pub fn digest(&self) -> u64 {
-        self.hasher.digest()
+        self.digest
     }
 
     /// Appends an event. `content` is a hash of the message or timer contents (0 if none).
@@ -276,7 +303,6 @@ impl Trace {
         kind: &EventKind,
         content: u64,
     ) {
-        let h = &mut self.hasher;
         let opt = |v: Option<u64>| v.map_or(u64::MAX, |v| v);
         let mut words = [
             time.0,
@@ -286,12 +312,8 @@ impl Trace {
             0,
             0,
         ];
-        let name_of = |s: &str| {
-            let mut x = Xxh3::new();
-            x.write(s.as_bytes());
-            x.digest()
-        };
-        words[4] = name_of(kind.name());
+        let name_of = |s: &str| xxh3_64(s.as_bytes());
+        words[4] = kind.tag();
         words[5] = match kind {
             EventKind::Send {
                 to,
@@ -330,9 +352,11 @@ impl Trace {
             | EventKind::Pause
             | EventKind::Resume => 0,
         };
-        for w in words {
-            h.write_u64(w);
+        let mut bytes = [0u8; 48];
+        for (chunk, w) in bytes.chunks_exact_mut(8).zip(words) {
+            chunk.copy_from_slice(&w.to_le_bytes());
         }
+        self.digest = xxh3_64_with_seed(&bytes, self.digest);
     }
 
     /// Writes the retained events as JSON Lines.
@@ -442,4 +466,15 @@ pub struct InFlight<'a> {
     pub sent_at: SimTime,
     /// When it will be delivered or lost.
     pub arrives_at: SimTime,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_is_small() {
+        // Documented in the module header and the README (bytes per event).
+        assert_eq!(std::mem::size_of::<TraceEvent>(), 112);
+    }
 }
