@@ -202,7 +202,7 @@ fn print_text(
                 EventKind::Restart => Some(format!("RESTART {}", name(e.node))),
                 EventKind::Pause => Some(format!("PAUSE {}", name(e.node))),
                 EventKind::Resume => Some(format!("RESUME {}", name(e.node))),
-                EventKind::Network { change } => Some(format!("NETWORK {change}")),
+                EventKind::Network { action } => Some(format!("NETWORK {action}")),
                 EventKind::Note { text } => Some(format!("{}: {text}", name(e.node))),
                 EventKind::Caption { text } => Some(format!("CAPTION {text}")),
                 EventKind::PausePoint { text } => Some(format!("PAUSE POINT {text}")),

@@ -968,7 +968,7 @@ impl<P: Protocol> Sim<P> {
             None,
             None,
             EventKind::Network {
-                change: action.to_string(),
+                action: Box::new(action.clone()),
             },
             0,
         );

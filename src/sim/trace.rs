@@ -23,6 +23,7 @@
 
 use crate::sim::actor::{NodeId, NodeView};
 use crate::sim::client::{ClientId, Op, Outcome};
+use crate::sim::control::Action;
 use crate::sim::invariant::Violation;
 use crate::sim::time::SimTime;
 use serde::Serialize;
@@ -93,9 +94,9 @@ pub enum EventKind {
     Restart,
     Pause,
     Resume,
-    /// A network change (partition, heal, cut, hold, link settings), described.
+    /// A network or clock change (partition, heal, cut, hold, link settings, drift).
     Network {
-        change: String,
+        action: Box<Action>,
     },
     ClientInvoke {
         client: ClientId,
@@ -326,7 +327,7 @@ impl Trace {
             EventKind::Drop {
                 from, send, reason, ..
             } => send ^ (*from as u64).rotate_left(40) ^ (*reason as u64).rotate_left(56),
-            EventKind::Network { change } => name_of(change),
+            EventKind::Network { action } => name_of(&action.to_string()),
             EventKind::ClientInvoke { client, seq, op } => {
                 name_of(&op.to_string()) ^ (*client as u64).rotate_left(32) ^ seq
             }
@@ -397,16 +398,26 @@ impl Trace {
     /// A message counts as in flight at `t` when it was sent at or before `t` and its
     /// delivery (or loss) happens after `t`.
     pub fn in_flight_at(&self, t: SimTime) -> Vec<InFlight<'_>> {
+        self.in_flight_within(t, SimTime::MAX)
+    }
+
+    /// Like [`Trace::in_flight_at`], looking only at sends in the `window` before `t`: cheap
+    /// enough for every frame of the app (a message in flight longer than `window`, say at a
+    /// held link, is not shown).
+    pub fn in_flight_within(&self, t: SimTime, window: SimTime) -> Vec<InFlight<'_>> {
         let end = self.partition_point(t);
+        let start = self
+            .events
+            .partition_point(|e| e.time < t.saturating_sub(window));
         // How many copies of each send have been delivered or dropped by `t`.
         let mut arrived: std::collections::BTreeMap<EventId, u32> = Default::default();
-        for e in self.events.range(..end) {
+        for e in self.events.range(start..end) {
             if let EventKind::Deliver { send, .. } | EventKind::Drop { send, .. } = &e.kind {
                 *arrived.entry(*send).or_default() += 1;
             }
         }
         let mut out = Vec::new();
-        for e in self.events.range(..end) {
+        for e in self.events.range(start..end) {
             let (send_id, deliver_at) = match &e.kind {
                 EventKind::Send { deliver_at, .. } => (e.id, *deliver_at),
                 EventKind::Duplicate { send, deliver_at } => (*send, *deliver_at),
