@@ -10,3 +10,6 @@ pub mod protocols;
 pub mod registry;
 pub mod scenario;
 pub mod sim;
+pub mod visual;
+#[cfg(feature = "gui")]
+pub mod gui;

@@ -1,0 +1,8 @@
+//! The app's model, free of Bevy so it is tested headless: node layout, the timeline axis,
+//! the picture at any instant computed from the trace, and the session (cursor, recorded
+//! user actions, forking).
+
+pub mod layout;
+pub mod picture;
+pub mod session;
+pub mod timeline;
