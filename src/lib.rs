@@ -6,10 +6,10 @@
 pub mod bench;
 pub mod bundled;
 pub mod cli;
+#[cfg(feature = "gui")]
+pub mod gui;
 pub mod protocols;
 pub mod registry;
 pub mod scenario;
 pub mod sim;
 pub mod visual;
-#[cfg(feature = "gui")]
-pub mod gui;

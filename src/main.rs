@@ -22,6 +22,13 @@ struct Cli {
     /// Simulated time for `--screenshot`.
     #[arg(long, value_parser = parse_time, default_value = "2s")]
     at: SimTime,
+    /// Multisample anti-aliasing for the app: 1 (off, the default: egui smooths its own
+    /// shapes, and software renderers are pixel-bound), 2, 4 or 8.
+    #[arg(long, default_value_t = 1)]
+    msaa: u32,
+    /// Start in presentation mode (large text, no side panels).
+    #[arg(long)]
+    presentation: bool,
 }
 
 #[derive(Subcommand)]
@@ -141,16 +148,41 @@ fn main() {
             println!("{}", r.line());
             cli::EXIT_OK
         }
-        None => app(cli.file, cli.screenshot, cli.at),
+        None => app(cli.file, cli.screenshot, cli.at, cli.msaa, cli.presentation),
     };
     std::process::exit(code);
 }
 
-fn app(file: Option<String>, screenshot: Option<String>, at: SimTime) -> i32 {
-    let _ = (file, screenshot, at);
+#[cfg(feature = "gui")]
+fn app(
+    file: Option<String>,
+    screenshot: Option<String>,
+    at: SimTime,
+    msaa: u32,
+    presentation: bool,
+) -> i32 {
+    distsim::gui::run(distsim::gui::AppOptions {
+        file,
+        screenshot,
+        at,
+        msaa,
+        width: 1280,
+        height: 800,
+        presentation,
+    })
+}
+
+#[cfg(not(feature = "gui"))]
+fn app(
+    _file: Option<String>,
+    _screenshot: Option<String>,
+    _at: SimTime,
+    _msaa: u32,
+    _presentation: bool,
+) -> i32 {
     eprintln!(
-        "The desktop app is not part of this build yet.\n\
-         Run a scenario headless instead:  distsim run scenarios/relay/random-walk.ron\n\
+        "This distsim was built without the desktop app (the `gui` feature).\n\
+         Run a scenario headless instead:  distsim run scenarios/raft/default.ron\n\
          See `distsim --help` and `distsim list`."
     );
     cli::EXIT_BAD_INPUT

@@ -13,7 +13,8 @@ pub const CIRCLE_MAX: usize = 16;
 pub fn circle(n: usize) -> Vec<Pos> {
     (0..n)
         .map(|i| {
-            let a = std::f32::consts::TAU * i as f32 / n.max(1) as f32 - std::f32::consts::FRAC_PI_2;
+            let a =
+                std::f32::consts::TAU * i as f32 / n.max(1) as f32 - std::f32::consts::FRAC_PI_2;
             [a.cos(), a.sin()]
         })
         .collect()
@@ -41,7 +42,11 @@ pub fn force_directed(graph: &UnGraph<(), ()>) -> Vec<Pos> {
         return pos;
     }
     let k = (4.0 / n as f32).sqrt() * 0.6; // ideal distance in a 2x2 box
-    let iterations = if n <= 200 { 200 } else { (40_000_000 / (n * n)).clamp(5, 200) };
+    let iterations = if n <= 200 {
+        200
+    } else {
+        (40_000_000 / (n * n)).clamp(5, 200)
+    };
     let mut temp = 0.2f32;
     let cool = temp / iterations as f32;
     let mut disp = vec![[0f32; 2]; n];
@@ -108,10 +113,13 @@ pub fn normalize(pos: &mut [Pos]) {
 /// and the force layout over `edges` (who exchanged messages) for larger ones.
 pub fn layout(n: usize, given: &[Option<(f32, f32)>], edges: &[(usize, usize)]) -> Vec<Pos> {
     if n > 0 && given.len() == n && given.iter().all(|p| p.is_some()) {
-        return given.iter().map(|p| {
-            let (x, y) = p.expect("checked");
-            [x, y]
-        }).collect();
+        return given
+            .iter()
+            .map(|p| {
+                let (x, y) = p.expect("checked");
+                [x, y]
+            })
+            .collect();
     }
     if n <= CIRCLE_MAX {
         return circle(n);
@@ -160,8 +168,14 @@ mod tests {
         assert_eq!(p.len(), n);
         let mean_neigh: f32 = (0..n).map(|i| dist(p[i], p[(i + 1) % n])).sum::<f32>() / n as f32;
         let mean_opp: f32 = (0..n).map(|i| dist(p[i], p[(i + n / 2) % n])).sum::<f32>() / n as f32;
-        assert!(mean_neigh * 3.0 < mean_opp, "neighbours {mean_neigh} vs opposite {mean_opp}");
-        assert!(p.iter().all(|q| q[0].abs() <= 1.0001 && q[1].abs() <= 1.0001));
+        assert!(
+            mean_neigh * 3.0 < mean_opp,
+            "neighbours {mean_neigh} vs opposite {mean_opp}"
+        );
+        assert!(
+            p.iter()
+                .all(|q| q[0].abs() <= 1.0001 && q[1].abs() <= 1.0001)
+        );
     }
 
     #[test]

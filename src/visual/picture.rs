@@ -1,10 +1,10 @@
 //! What to draw at a simulated instant, computed from the trace alone (so scrubbing back is
 //! free: no re-run). The index is built incrementally as the trace grows.
 
-use crate::visual::timeline::progress;
 use crate::sim::network::{LinkParams, Network};
 use crate::sim::trace::{DropReason, EventId, EventKind, Trace};
 use crate::sim::{Action, NodeId, NodeView, SimTime, Violation};
+use crate::visual::timeline::progress;
 
 /// A node's liveness as drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,7 +111,9 @@ impl TraceIndex {
                     mark(MarkerKind::PausePoint, text.clone());
                     self.pause_points.push((e.time, text.clone()));
                 }
-                EventKind::Note { text } => mark(MarkerKind::Note, format!("{}: {text}", name(node))),
+                EventKind::Note { text } => {
+                    mark(MarkerKind::Note, format!("{}: {text}", name(node)))
+                }
                 EventKind::View { view } => {
                     if let Some(n) = node
                         && view.role != self.last_role[n]
@@ -123,7 +125,10 @@ impl TraceIndex {
                     }
                 }
                 EventKind::Violation { violation } => {
-                    mark(MarkerKind::Violation, format!("{} violated", violation.invariant));
+                    mark(
+                        MarkerKind::Violation,
+                        format!("{} violated", violation.invariant),
+                    );
                     self.violations.push((e.time, (**violation).clone()));
                 }
                 EventKind::Send { to, .. } => {
@@ -160,7 +165,10 @@ impl TraceIndex {
 
     /// The first violation at or before `t`.
     pub fn violation_at(&self, t: SimTime) -> Option<&Violation> {
-        self.violations.first().filter(|(at, _)| *at <= t).map(|(_, v)| v)
+        self.violations
+            .first()
+            .filter(|(at, _)| *at <= t)
+            .map(|(_, v)| v)
     }
 
     /// The network (partitions, cuts, holds) as it was at `t`.
@@ -280,7 +288,13 @@ pub fn bursts_at(trace: &Trace, t: SimTime, fade: SimTime) -> Vec<BurstPic> {
         if e.time.0 + fade_us < t.0 {
             break;
         }
-        if let EventKind::Drop { from, send, msg, reason } = &e.kind {
+        if let EventKind::Drop {
+            from,
+            send,
+            msg,
+            reason,
+        } = &e.kind
+        {
             let sent_at = trace.get(*send).map_or(e.time, |s| s.time);
             let at_send = sent_at == e.time;
             out.push(BurstPic {
@@ -298,7 +312,11 @@ pub fn bursts_at(trace: &Trace, t: SimTime, fade: SimTime) -> Vec<BurstPic> {
 
 /// Every node's view at `t` (the latest view event at or before `t`).
 pub fn views_at(trace: &Trace, t: SimTime, nodes: usize) -> Vec<Option<NodeView>> {
-    trace.views_at(t, nodes).into_iter().map(|v| v.cloned()).collect()
+    trace
+        .views_at(t, nodes)
+        .into_iter()
+        .map(|v| v.cloned())
+        .collect()
 }
 
 #[cfg(test)]
@@ -308,7 +326,12 @@ mod tests {
 
     fn relay_run() -> registry::Loaded {
         let path = "scenarios/relay/random-walk.ron";
-        let mut l = registry::load(crate::bundled::get(path).unwrap(), path, &RunOptions::default()).unwrap();
+        let mut l = registry::load(
+            crate::bundled::get(path).unwrap(),
+            path,
+            &RunOptions::default(),
+        )
+        .unwrap();
         l.sim.run_until(l.info.duration);
         l
     }
@@ -325,9 +348,21 @@ mod tests {
         assert!(!during.reachable(0, 3));
         let after = idx.network_at(SimTime::from_secs(9), &l.info.names);
         assert!(after.reachable(0, 3));
-        assert!(idx.caption_at(SimTime::from_secs(1)).unwrap().starts_with("Each token"));
-        assert!(idx.caption_at(SimTime::from_secs(6)).unwrap().starts_with("Partition"));
-        assert!(idx.markers.iter().any(|m| m.kind == MarkerKind::Fault && m.text.starts_with("partition")));
+        assert!(
+            idx.caption_at(SimTime::from_secs(1))
+                .unwrap()
+                .starts_with("Each token")
+        );
+        assert!(
+            idx.caption_at(SimTime::from_secs(6))
+                .unwrap()
+                .starts_with("Partition")
+        );
+        assert!(
+            idx.markers
+                .iter()
+                .any(|m| m.kind == MarkerKind::Fault && m.text.starts_with("partition"))
+        );
         let next = idx.next_marker_after(SimTime::from_secs(5)).unwrap();
         assert!(next.time > SimTime::from_secs(5));
     }
@@ -335,7 +370,12 @@ mod tests {
     #[test]
     fn updating_in_pieces_equals_updating_at_once() {
         let path = "scenarios/relay/chaos.ron";
-        let mut l = registry::load(crate::bundled::get(path).unwrap(), path, &RunOptions::default()).unwrap();
+        let mut l = registry::load(
+            crate::bundled::get(path).unwrap(),
+            path,
+            &RunOptions::default(),
+        )
+        .unwrap();
         let mut pieces = TraceIndex::new(7);
         for ms in (0..5_000).step_by(250) {
             l.sim.run_until(SimTime::from_millis(ms));
@@ -353,7 +393,10 @@ mod tests {
                 assert_eq!(pieces.liveness_at(n, t), once.liveness_at(n, t));
             }
         }
-        assert!(once.liveness.iter().any(|v| !v.is_empty()), "chaos crashed someone");
+        assert!(
+            once.liveness.iter().any(|v| !v.is_empty()),
+            "chaos crashed someone"
+        );
     }
 
     #[test]
@@ -361,7 +404,10 @@ mod tests {
         let l = relay_run();
         let t = SimTime::from_millis(2_345);
         let msgs = messages_at(l.sim.trace(), t, SimTime::from_secs(30));
-        assert!(msgs.iter().all(|m| (0.0..=1.0).contains(&m.progress) && m.from != m.to));
+        assert!(
+            msgs.iter()
+                .all(|m| (0.0..=1.0).contains(&m.progress) && m.from != m.to)
+        );
         // The partition at 5s loses tokens in flight: a burst shortly after.
         let drops: Vec<SimTime> = l
             .sim
@@ -375,6 +421,14 @@ mod tests {
         let b = bursts_at(l.sim.trace(), first, SimTime::from_millis(300));
         assert!(!b.is_empty());
         assert_eq!(b[0].age, 0.0);
-        assert!(bursts_at(l.sim.trace(), first + SimTime::from_secs(1), SimTime::from_millis(300)).len() < drops.len());
+        assert!(
+            bursts_at(
+                l.sim.trace(),
+                first + SimTime::from_secs(1),
+                SimTime::from_millis(300)
+            )
+            .len()
+                < drops.len()
+        );
     }
 }

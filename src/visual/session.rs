@@ -6,11 +6,11 @@
 //! seed with the actions before the cursor, run to the cursor, and the new action is applied
 //! there, so the recorded actions always replay the session exactly.
 
-use crate::visual::picture::TraceIndex;
 use crate::registry::{self, Loaded, RunOptions, ScenarioInfo};
 use crate::scenario::ScenarioError;
 use crate::sim::dynsim::DynSim;
 use crate::sim::{Action, SimTime};
+use crate::visual::picture::TraceIndex;
 
 pub struct Session {
     pub info: ScenarioInfo,
@@ -93,7 +93,8 @@ impl Session {
             }
             steps += 1;
         }
-        let reached = !self.sim.next_event_at().is_some_and(|at| at <= t) && !self.sim.step_limit_hit();
+        let reached =
+            self.sim.next_event_at().is_none_or(|at| at > t) && !self.sim.step_limit_hit();
         if reached {
             self.sim.run_until(t);
         }
@@ -112,7 +113,10 @@ impl Session {
         if self.cursor < self.sim.now() {
             let t = self.sim.trace();
             let i = t.partition_point(self.cursor);
-            self.cursor = t.events().get(i).map_or(self.sim.now(), |e| e.time.min(self.sim.now()));
+            self.cursor = t
+                .events()
+                .get(i)
+                .map_or(self.sim.now(), |e| e.time.min(self.sim.now()));
             return;
         }
         if self.sim.step() {
@@ -148,7 +152,12 @@ impl Session {
         }
         if self.cursor < self.sim.now() || self.actions.iter().any(|(t, _)| *t > self.cursor) {
             let at = self.cursor;
-            let kept: Vec<_> = self.actions.iter().filter(|(t, _)| *t <= at).cloned().collect();
+            let kept: Vec<_> = self
+                .actions
+                .iter()
+                .filter(|(t, _)| *t <= at)
+                .cloned()
+                .collect();
             self.rebuild(kept);
             self.seek(at);
         }
@@ -180,7 +189,11 @@ mod tests {
         let events = s.sim.trace().len();
         s.seek(SimTime::from_secs(2));
         assert_eq!(s.cursor, SimTime::from_secs(2));
-        assert_eq!(s.sim.now(), SimTime::from_secs(6), "the simulation did not move");
+        assert_eq!(
+            s.sim.now(),
+            SimTime::from_secs(6),
+            "the simulation did not move"
+        );
         assert_eq!(s.sim.trace().len(), events);
     }
 
@@ -200,7 +213,11 @@ mod tests {
         let saved = s.save().unwrap();
         let mut replay = Session::open(&saved, "saved.ron", None).unwrap();
         replay.seek(replay.duration());
-        assert_eq!(s.sim.trace().digest(), replay.sim.trace().digest(), "{saved}");
+        assert_eq!(
+            s.sim.trace().digest(),
+            replay.sim.trace().digest(),
+            "{saved}"
+        );
     }
 
     #[test]
@@ -219,10 +236,18 @@ mod tests {
         let mut s = open("scenarios/relay/random-walk.ron");
         s.seek(SimTime::from_secs(4));
         assert!(s.next_interesting(1_000_000));
-        assert_eq!(s.cursor, SimTime::from_micros(4_111_010), "n2 becomes relay (see the run)");
+        assert_eq!(
+            s.cursor,
+            SimTime::from_micros(4_111_010),
+            "n2 becomes relay (see the run)"
+        );
         s.seek(SimTime::from_millis(5_200));
         assert!(s.next_interesting(1_000_000));
-        assert_eq!(s.cursor, SimTime::from_secs(8), "the heal: no token is left to move before it");
+        assert_eq!(
+            s.cursor,
+            SimTime::from_secs(8),
+            "the heal: no token is left to move before it"
+        );
     }
 
     #[test]

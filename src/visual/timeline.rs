@@ -88,7 +88,11 @@ mod tests {
         assert_eq!(speed_step(80.0, true), 100.0);
         assert_eq!(speed_step(0.015, false), 0.01);
         assert_eq!(advance(0.5, 0.1), SimTime::from_millis(50));
-        assert_eq!(advance(1.0, 10.0), SimTime::from_millis(250), "a stalled frame is capped");
+        assert_eq!(
+            advance(1.0, 10.0),
+            SimTime::from_millis(250),
+            "a stalled frame is capped"
+        );
     }
 
     #[test]
