@@ -4,6 +4,11 @@ use crate::registry::{ProtocolEntry, entry};
 
 pub mod gossip;
 pub mod relay;
+pub mod token_ring;
 
 /// Every protocol a scenario can name, in `distsim list` order.
-pub const PROTOCOLS: &[ProtocolEntry] = &[entry::<relay::Relay>(), entry::<gossip::Gossip>()];
+pub const PROTOCOLS: &[ProtocolEntry] = &[
+    entry::<relay::Relay>(),
+    entry::<gossip::Gossip>(),
+    entry::<token_ring::TokenRing>(),
+];
