@@ -75,7 +75,7 @@ pub enum Schedule {
     Random,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct GossipConfig {
     /// Dissemination strategy.
@@ -221,7 +221,7 @@ pub struct GossipDurable {
     pub secrets: BTreeSet<NodeId>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Gossip {
     /// The configuration, copied so handlers need no extra argument.
     cfg: GossipConfig,

@@ -47,7 +47,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRingConfig {
     /// How long a holder with nothing to do keeps the token before passing it (so it can be seen).
@@ -230,7 +230,7 @@ pub struct RingDurable {
     pub accepted: (u64, u64),
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TokenRing {
     /// The configuration, copied so handlers need no extra argument.
     cfg: TokenRingConfig,
