@@ -249,7 +249,7 @@ pub struct TokenRing {
     target: u64,
     /// Sends to `target` so far.
     attempts: u32,
-    /// When this node last accepted a token, promised or sought a generation, or restarted:
+    /// When this node last accepted a token, promised a generation to another node, or restarted:
     /// it promises only `loss_timeout` after that, so two majorities of promises for two
     /// generations can never be gathered at the same time.
     last_seen: SimTime,
@@ -416,8 +416,10 @@ impl TokenRing {
         let generation = self.promised.max(self.accepted.0) + 1;
         self.promised = generation;
         self.persist(ctx);
+        // No `last_seen` reset here: a candidacy binds only while it lasts (a candidate that
+        // steps down ignores late promises), and resetting would let candidates keep each
+        // other from ever being quiet.
         self.candidate_gen = generation;
-        self.last_seen = ctx.now;
         self.promises = BTreeSet::from([ctx.id]);
         self.role = Role::Candidate;
         ctx.count("elections", 1);
