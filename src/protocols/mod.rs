@@ -2,7 +2,13 @@
 
 use crate::registry::{ProtocolEntry, entry};
 
+pub mod gossip;
 pub mod relay;
+pub mod token_ring;
 
 /// Every protocol a scenario can name, in `distsim list` order.
-pub const PROTOCOLS: &[ProtocolEntry] = &[entry::<relay::Relay>()];
+pub const PROTOCOLS: &[ProtocolEntry] = &[
+    entry::<relay::Relay>(),
+    entry::<gossip::Gossip>(),
+    entry::<token_ring::TokenRing>(),
+];
