@@ -2,7 +2,12 @@
 
 use crate::registry::{ProtocolEntry, entry};
 
+pub mod commit;
 pub mod relay;
 
 /// Every protocol a scenario can name, in `distsim list` order.
-pub const PROTOCOLS: &[ProtocolEntry] = &[entry::<relay::Relay>()];
+pub const PROTOCOLS: &[ProtocolEntry] = &[
+    entry::<relay::Relay>(),
+    entry::<commit::two_phase::TwoPhaseCommit>(),
+    entry::<commit::three_phase::ThreePhaseCommit>(),
+];
