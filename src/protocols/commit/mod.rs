@@ -181,7 +181,7 @@ pub(crate) fn participants(coordinator: NodeId, nodes: usize) -> Vec<NodeId> {
 }
 
 /// Running timers with their start and end, so `view()` can draw the nearest one.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct TimerBook<T: Ord> {
     running: BTreeMap<T, TimerView>,
 }

@@ -224,7 +224,7 @@ pub enum TxState {
 }
 
 /// The coordinator's bookkeeping for one transaction in progress.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 struct Round {
     /// Participants whose Yes vote has arrived.
     yes: BTreeSet<NodeId>,
@@ -235,7 +235,7 @@ struct Round {
 }
 
 /// A termination protocol run by this node as backup coordinator.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 struct Termination {
     /// The states reported so far.
     reports: BTreeMap<NodeId, Reported>,
@@ -243,7 +243,8 @@ struct Termination {
     acks: Option<BTreeSet<NodeId>>,
 }
 
-#[derive(Clone, Debug)]
+/// `PartialEq` lets handler tests compare recorded `Command`s.
+#[derive(Clone, Debug, PartialEq)]
 pub struct ThreePhaseCommit {
     /// The options (timeouts, vote rules), kept for the handlers.
     cfg: ThreePhaseConfig,

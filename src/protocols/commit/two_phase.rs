@@ -173,7 +173,7 @@ pub enum TxState {
 }
 
 /// The coordinator's phase-1 bookkeeping for one transaction.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 struct Round {
     /// Participants whose Yes vote has arrived.
     yes: BTreeSet<NodeId>,
@@ -181,7 +181,8 @@ struct Round {
     client: Option<ClientRef>,
 }
 
-#[derive(Clone, Debug)]
+/// `PartialEq` lets handler tests compare recorded `Command`s.
+#[derive(Clone, Debug, PartialEq)]
 pub struct TwoPhaseCommit {
     /// The options (vote rules, timeouts, bug switches), kept for the handlers.
     cfg: TwoPhaseConfig,
