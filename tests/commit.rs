@@ -918,7 +918,7 @@ fn three_pc_sweep_with_crashes_and_restarts() {
         path,
         text_of(path),
         0..100,
-        &["uncertain", "committable", "terminator"],
+        &["uncertain", "committable", "terminator", "recovering"],
     );
 }
 
