@@ -12,7 +12,10 @@ fn have_xvfb() -> bool {
 
 fn screenshot(file: &str, at: &str, name: &str) -> Option<(u32, u32, Vec<u8>)> {
     if !have_xvfb() {
-        assert!(std::env::var_os("CI").is_none(), "CI must provide xvfb-run (see .ci/run)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide xvfb-run (see .ci/run)"
+        );
         eprintln!("skipped: xvfb-run is not installed");
         return None;
     }
@@ -40,7 +43,10 @@ fn screenshot(file: &str, at: &str, name: &str) -> Option<(u32, u32, Vec<u8>)> {
     let info = reader.next_frame(&mut buf).unwrap();
     let channels = info.color_type.samples();
     assert!(channels >= 3);
-    let rgb: Vec<u8> = buf.chunks(channels).flat_map(|p| [p[0], p[1], p[2]]).collect();
+    let rgb: Vec<u8> = buf
+        .chunks(channels)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect();
     Some((info.width, info.height, rgb))
 }
 
@@ -53,14 +59,18 @@ fn count_near(rgb: &[u8], color: [u8; 3], tol: i32) -> usize {
 #[test]
 fn the_app_renders_nodes_messages_and_partitions() {
     // The relay scenario at 4.1s: tokens held (amber nodes) and on the wire.
-    let Some((w, h, rgb)) = screenshot("scenarios/relay/random-walk.ron", "4.1s", "relay.png") else {
+    let Some((w, h, rgb)) = screenshot("scenarios/relay/random-walk.ron", "4.1s", "relay.png")
+    else {
         return;
     };
     assert_eq!((w, h), (1280, 800));
     let amber = count_near(&rgb, [0xf5, 0x9f, 0x00], 12); // a node holding a token
     let grey = count_near(&rgb, [0x6c, 0x75, 0x85], 12); // relay nodes
     let token = count_near(&rgb, [0x4d, 0xd0, 0xe1], 16); // the Token message colour (legend and wire)
-    assert!(amber > 2_000, "holding nodes are drawn ({amber} amber pixels)");
+    assert!(
+        amber > 2_000,
+        "holding nodes are drawn ({amber} amber pixels)"
+    );
     assert!(grey > 2_000, "idle nodes are drawn ({grey} grey pixels)");
     assert!(token > 40, "the message colour appears ({token} pixels)");
 }

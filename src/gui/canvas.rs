@@ -321,13 +321,16 @@ pub fn show(ui: &mut egui::Ui, scene: &Scene, st: &mut CanvasState) -> CanvasInp
                 .and_then(|v| v.term)
                 .map(|t| format!("  T{t}"))
                 .unwrap_or_default();
-            painter.text(
-                p + Vec2::new(0.0, r + 6.0),
-                Align2::CENTER_TOP,
-                format!("{role}{term}"),
-                font(15.0, big),
-                style::TEXT,
-            );
+            // Below each node: its role and term (large clusters show them on hover only).
+            if r >= 18.0 || n <= 16 {
+                painter.text(
+                    p + Vec2::new(0.0, r + 6.0),
+                    Align2::CENTER_TOP,
+                    format!("{role}{term}"),
+                    font(15.0, big),
+                    style::TEXT,
+                );
+            }
         }
         match live {
             Liveness::Crashed => {
@@ -615,7 +618,7 @@ fn draw_log_table(painter: &egui::Painter, rect: Rect, scene: &Scene, big: bool)
     let shown = max_entries.min(((rect.width() * 0.32 - 60.0) / (bw + 2.0)).max(4.0) as usize);
     let width = 56.0 + shown as f32 * (bw + 2.0);
     let x0 = rect.max.x - width - 12.0;
-    let y0 = rect.min.y + 12.0;
+    let y0 = rect.min.y + 34.0;
     let panel = Rect::from_min_size(
         Pos2::new(x0 - 8.0, y0 - 22.0),
         Vec2::new(width + 16.0, n as f32 * row_h + 30.0),
@@ -628,7 +631,7 @@ fn draw_log_table(painter: &egui::Painter, rect: Rect, scene: &Scene, big: bool)
     painter.text(
         Pos2::new(x0, y0 - 18.0),
         Align2::LEFT_TOP,
-        "logs (colour = term, solid = committed)",
+        "entries (colour = term, solid = committed)",
         font(12.0, big),
         style::TEXT_DIM,
     );

@@ -2,6 +2,7 @@
 
 use crate::registry::{ProtocolEntry, entry};
 
+pub mod commit;
 pub mod gossip;
 pub mod relay;
 pub mod token_ring;
@@ -11,4 +12,6 @@ pub const PROTOCOLS: &[ProtocolEntry] = &[
     entry::<relay::Relay>(),
     entry::<gossip::Gossip>(),
     entry::<token_ring::TokenRing>(),
+    entry::<commit::two_phase::TwoPhaseCommit>(),
+    entry::<commit::three_phase::ThreePhaseCommit>(),
 ];

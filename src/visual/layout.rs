@@ -7,7 +7,7 @@ use petgraph::graph::{NodeIndex, UnGraph};
 pub type Pos = [f32; 2];
 
 /// Nodes up to this count are placed on a circle.
-pub const CIRCLE_MAX: usize = 16;
+pub const CIRCLE_MAX: usize = 40;
 
 /// Evenly on a circle, first node at the top, clockwise.
 pub fn circle(n: usize) -> Vec<Pos> {
