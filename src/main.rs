@@ -29,6 +29,9 @@ struct Cli {
     /// Start in presentation mode (large text, no side panels).
     #[arg(long)]
     presentation: bool,
+    /// Play N frames at 1x, print the simulation+UI time per frame, and exit.
+    #[arg(long)]
+    frames: Option<u32>,
 }
 
 #[derive(Subcommand)]
@@ -97,8 +100,8 @@ fn parse_time(s: &str) -> Result<SimTime, String> {
 }
 
 fn main() {
-    let cli = Cli::parse();
-    let code = match cli.command {
+    let mut cli = Cli::parse();
+    let code = match cli.command.take() {
         Some(Command::Run {
             file,
             seed,
@@ -148,38 +151,27 @@ fn main() {
             println!("{}", r.line());
             cli::EXIT_OK
         }
-        None => app(cli.file, cli.screenshot, cli.at, cli.msaa, cli.presentation),
+        None => app(cli),
     };
     std::process::exit(code);
 }
 
 #[cfg(feature = "gui")]
-fn app(
-    file: Option<String>,
-    screenshot: Option<String>,
-    at: SimTime,
-    msaa: u32,
-    presentation: bool,
-) -> i32 {
+fn app(cli: Cli) -> i32 {
     distsim::gui::run(distsim::gui::AppOptions {
-        file,
-        screenshot,
-        at,
-        msaa,
+        file: cli.file,
+        screenshot: cli.screenshot,
+        at: cli.at,
+        msaa: cli.msaa,
         width: 1280,
         height: 800,
-        presentation,
+        presentation: cli.presentation,
+        frames: cli.frames,
     })
 }
 
 #[cfg(not(feature = "gui"))]
-fn app(
-    _file: Option<String>,
-    _screenshot: Option<String>,
-    _at: SimTime,
-    _msaa: u32,
-    _presentation: bool,
-) -> i32 {
+fn app(_cli: Cli) -> i32 {
     eprintln!(
         "This distsim was built without the desktop app (the `gui` feature).\n\
          Run a scenario headless instead:  distsim run scenarios/raft/default.ron\n\

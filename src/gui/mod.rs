@@ -26,6 +26,9 @@ pub struct AppOptions {
     pub width: u32,
     pub height: u32,
     pub presentation: bool,
+    /// Play this many frames at 1x, print the per-frame time of the simulation and UI
+    /// systems, and exit (for the README's figures).
+    pub frames: Option<u32>,
 }
 
 /// The open scenario (the session is `Send` but not `Sync`; `SyncCell` gives exclusive access).
@@ -114,7 +117,7 @@ pub fn run(opts: AppOptions) -> i32 {
         )
         .add_plugins(EguiPlugin::default())
         .insert_resource(SessionRes(SyncCell::new(session)))
-        .insert_resource(panels::UiState::new(!screenshot, opts.presentation))
+        .insert_resource(panels::UiState::new(!screenshot, opts.presentation, opts.frames))
         .add_systems(Startup, move |mut commands: Commands| {
             commands.spawn((Camera2d, msaa(opts.msaa), Name::new("Camera")));
         })

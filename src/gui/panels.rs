@@ -28,6 +28,8 @@ pub struct UiState {
     pub speed: f64,
     pub canvas: CanvasState,
     pub presentation: bool,
+    /// `--frames N`: frames left to measure, and the measured system times (ms).
+    measure: Option<(u32, Vec<f64>)>,
     /// Presentation mode goes full screen (not in screenshot mode, which keeps the window size).
     fullscreen_allowed: bool,
     pub help: bool,
@@ -62,9 +64,10 @@ pub struct UiState {
 
 impl UiState {
     /// `interactive`: playing from the start and allowed to go full screen (not a screenshot).
-    pub fn new(interactive: bool, presentation: bool) -> Self {
+    pub fn new(interactive: bool, presentation: bool, measure_frames: Option<u32>) -> Self {
         UiState {
             playing: interactive,
+            measure: measure_frames.map(|n| (n, Vec::new())),
             fullscreen_allowed: interactive,
             speed: 0.5,
             canvas: CanvasState::default(),
@@ -206,7 +209,27 @@ pub fn ui(
     if state.help {
         help_window(&ctx, state);
     }
-    state.frame_ms = 0.9 * state.frame_ms + 0.1 * work_start.elapsed().as_secs_f64() * 1e3;
+    let ms = work_start.elapsed().as_secs_f64() * 1e3;
+    state.frame_ms = 0.9 * state.frame_ms + 0.1 * ms;
+    if let Some((left, times)) = &mut state.measure {
+        state.speed = 1.0;
+        state.playing = true;
+        times.push(ms);
+        *left = left.saturating_sub(1);
+        if *left == 0 {
+            let mut sorted = times.clone();
+            sorted.sort_by(f64::total_cmp);
+            let mean = sorted.iter().sum::<f64>() / sorted.len() as f64;
+            let p95 = sorted[(sorted.len() - 1) * 95 / 100];
+            println!(
+                "frames={} sim_ui_ms_mean={mean:.2} sim_ui_ms_p95={p95:.2} events={} in_flight_last={}",
+                sorted.len(),
+                s.sim.trace().len(),
+                picture::messages_at(s.sim.trace(), s.cursor, SimTime::from_secs(30)).len()
+            );
+            exit.write(AppExit::Success);
+        }
+    }
     Ok(())
 }
 
