@@ -74,3 +74,15 @@ fn the_app_renders_nodes_messages_and_partitions() {
     assert!(grey > 2_000, "idle nodes are drawn ({grey} grey pixels)");
     assert!(token > 40, "the message colour appears ({token} pixels)");
 }
+
+#[test]
+fn without_a_display_the_app_explains_and_exits_2() {
+    let out = Command::new(env!("CARGO_BIN_EXE_distsim"))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no display") && err.contains("distsim run"), "{err}");
+}
