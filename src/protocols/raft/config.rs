@@ -21,6 +21,10 @@ pub struct RaftConfig {
     /// At most this many entries in one AppendEntries, so a lagging follower catches up in
     /// visible steps (and a message stays small).
     pub max_entries_per_append: usize,
+    /// §8: a new leader appends a no-op entry at the start of its term, so entries of earlier
+    /// terms get committed (through it) without waiting for a client. Figure 2 alone does not
+    /// have it; turning it off shows a leader that cannot commit until a client writes.
+    pub noop_on_election: bool,
     /// Thesis §9.6: before incrementing its term, a server asks whether it *could* win
     /// (`PreVote`); a partitioned server then cannot disrupt the cluster when it returns.
     pub pre_vote: bool,
@@ -49,6 +53,7 @@ impl Default for RaftConfig {
             election_timeout_max: SimTime::from_millis(300),
             heartbeat_interval: SimTime::from_millis(50),
             max_entries_per_append: 64,
+            noop_on_election: true,
             pre_vote: false,
             check_quorum: false,
             commit_previous_term_by_count: false,

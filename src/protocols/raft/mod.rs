@@ -79,6 +79,8 @@ pub enum RaftTimer {
     /// Followers and candidates: no word from a leader for this long starts an election.
     ElectionTimeout,
     /// Leaders: time to send AppendEntries to every follower (heartbeats when idle).
+    /// Candidates: time to resend RequestVote to the servers that have not granted a vote
+    /// ("servers retry RPCs if they do not receive a response in a timely manner", §5.1).
     Heartbeat,
     /// Leaders with `check_quorum`: time to check that a majority answered lately.
     CheckQuorum,
@@ -270,6 +272,9 @@ impl Raft {
             self.voted_for = None;
             self.persist(ctx);
         }
+        if was == Role::Candidate {
+            ctx.cancel_timer(RaftTimer::Heartbeat);
+        }
         if was == Role::Leader {
             ctx.cancel_timer(RaftTimer::Heartbeat);
             ctx.cancel_timer(RaftTimer::CheckQuorum);
@@ -329,15 +334,21 @@ impl Raft {
             self.become_leader(ctx);
             return;
         }
-        ctx.broadcast(RaftMsg::RequestVote {
+        ctx.broadcast(self.request_vote());
+        ctx.set_timer(RaftTimer::Heartbeat, self.cfg.heartbeat_interval);
+    }
+
+    fn request_vote(&self) -> RaftMsg {
+        RaftMsg::RequestVote {
             term: self.current_term,
             candidate_id: self.id,
             last_log_index: self.last_log_index(),
             last_log_term: self.last_log_term(),
-        });
+        }
     }
 
-    /// Won the election: reinitialize nextIndex/matchIndex, append a no-op (§8) and send
+    /// Won the election: reinitialize nextIndex/matchIndex, append a no-op (§8, unless
+    /// `noop_on_election` is off) and send
     /// AppendEntries to everyone at once (Figure 2: "upon election: send initial empty
     /// AppendEntries RPCs (heartbeat) to each server").
     fn become_leader(&mut self, ctx: &mut Ctx<Self>) {
@@ -356,9 +367,11 @@ impl Raft {
         self.match_index = vec![0; self.nodes];
         ctx.note(format!("becomes leader for term {}", self.current_term));
         ctx.count("elections_won", 1);
-        self.log
-            .push(LogEntry::new(self.current_term, KvCommand::Noop));
-        self.persist(ctx);
+        if self.cfg.noop_on_election {
+            self.log
+                .push(LogEntry::new(self.current_term, KvCommand::Noop));
+            self.persist(ctx);
+        }
         self.match_index[self.id] = self.last_log_index();
         self.broadcast_append(ctx);
         ctx.set_timer(RaftTimer::Heartbeat, self.cfg.heartbeat_interval);
@@ -384,8 +397,15 @@ impl Raft {
     }
 
     fn on_heartbeat(&mut self, ctx: &mut Ctx<Self>) {
-        assert!(self.role == Role::Leader, "only a leader sends heartbeats");
-        self.broadcast_append(ctx);
+        match self.role {
+            Role::Leader => self.broadcast_append(ctx),
+            Role::Candidate => {
+                for peer in (0..self.nodes).filter(|p| !self.votes.contains(p)) {
+                    ctx.send(peer, self.request_vote());
+                }
+            }
+            r => panic!("a {} has no heartbeat timer", r.as_str()),
+        }
         ctx.set_timer(RaftTimer::Heartbeat, self.cfg.heartbeat_interval);
     }
 
