@@ -78,9 +78,8 @@ impl Role {
 pub enum RaftTimer {
     /// Followers and candidates: no word from a leader for this long starts an election.
     ElectionTimeout,
-    /// Leaders: time to send AppendEntries to every follower (heartbeats when idle).
-    /// Candidates: time to resend RequestVote to the servers that have not granted a vote
-    /// ("servers retry RPCs if they do not receive a response in a timely manner", §5.1).
+    /// Leaders: time to send AppendEntries to every follower (heartbeats when idle). A lost
+    /// AppendEntries is thus retried; a lost RequestVote is retried by the next election.
     Heartbeat,
     /// Leaders with `check_quorum`: time to check that a majority answered lately.
     CheckQuorum,
@@ -94,8 +93,8 @@ pub struct RaftDurable {
     pub log: Vec<LogEntry>,
 }
 
-/// One Raft server.
-#[derive(Clone, Debug)]
+/// One Raft server. (`PartialEq` lets handler tests compare recorded `Command`s.)
+#[derive(Clone, Debug, PartialEq)]
 pub struct Raft {
     /// This server's id (the handlers' `ctx.id`, kept for the view and the invariants).
     id: NodeId,
@@ -272,9 +271,6 @@ impl Raft {
             self.voted_for = None;
             self.persist(ctx);
         }
-        if was == Role::Candidate {
-            ctx.cancel_timer(RaftTimer::Heartbeat);
-        }
         if was == Role::Leader {
             ctx.cancel_timer(RaftTimer::Heartbeat);
             ctx.cancel_timer(RaftTimer::CheckQuorum);
@@ -334,17 +330,12 @@ impl Raft {
             self.become_leader(ctx);
             return;
         }
-        ctx.broadcast(self.request_vote());
-        ctx.set_timer(RaftTimer::Heartbeat, self.cfg.heartbeat_interval);
-    }
-
-    fn request_vote(&self) -> RaftMsg {
-        RaftMsg::RequestVote {
+        ctx.broadcast(RaftMsg::RequestVote {
             term: self.current_term,
             candidate_id: self.id,
             last_log_index: self.last_log_index(),
             last_log_term: self.last_log_term(),
-        }
+        });
     }
 
     /// Won the election: reinitialize nextIndex/matchIndex, append a no-op (§8, unless
@@ -397,15 +388,8 @@ impl Raft {
     }
 
     fn on_heartbeat(&mut self, ctx: &mut Ctx<Self>) {
-        match self.role {
-            Role::Leader => self.broadcast_append(ctx),
-            Role::Candidate => {
-                for peer in (0..self.nodes).filter(|p| !self.votes.contains(p)) {
-                    ctx.send(peer, self.request_vote());
-                }
-            }
-            r => panic!("a {} has no heartbeat timer", r.as_str()),
-        }
+        assert!(self.role == Role::Leader, "only a leader sends heartbeats");
+        self.broadcast_append(ctx);
         ctx.set_timer(RaftTimer::Heartbeat, self.cfg.heartbeat_interval);
     }
 
