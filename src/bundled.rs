@@ -3,7 +3,7 @@
 include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
 
 /// The scenario the app opens with no file: 5-node Raft once it exists.
-pub const DEFAULT_SCENARIO: &str = "scenarios/relay/random-walk.ron";
+pub const DEFAULT_SCENARIO: &str = "scenarios/raft/default.ron";
 
 /// A bundled scenario's text by its path (`scenarios/raft/first-election.ron`).
 pub fn get(path: &str) -> Option<&'static str> {

@@ -1,0 +1,118 @@
+//! Raft's options: timing, the two optional extensions of Ongaro's thesis, and the bug
+//! variants a class can switch on to see why a rule exists.
+
+use crate::sim::SimTime;
+use serde::{Deserialize, Serialize};
+
+/// The `config: (...)` of a Raft scenario. Every field has a default, so `config: ()` is the
+/// paper's algorithm with typical LAN timing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RaftConfig {
+    /// Lower bound of the randomized election timeout (§5.2: "chosen randomly from a fixed
+    /// interval (e.g., 150–300ms)"). Randomizing spreads the candidates out so split votes
+    /// are rare.
+    pub election_timeout_min: SimTime,
+    /// Upper bound of the randomized election timeout.
+    pub election_timeout_max: SimTime,
+    /// How often an idle leader sends empty AppendEntries (heartbeats); must be well below
+    /// `election_timeout_min` or followers start elections against a live leader.
+    pub heartbeat_interval: SimTime,
+    /// At most this many entries in one AppendEntries, so a lagging follower catches up in
+    /// visible steps (and a message stays small).
+    pub max_entries_per_append: usize,
+    /// §8: a new leader appends a no-op entry at the start of its term, so entries of earlier
+    /// terms get committed (through it) without waiting for a client. Figure 2 alone does not
+    /// have it; turning it off shows a leader that cannot commit until a client writes.
+    pub noop_on_election: bool,
+    /// Thesis §9.6: before incrementing its term, a server asks whether it *could* win
+    /// (`PreVote`); a partitioned server then cannot disrupt the cluster when it returns.
+    pub pre_vote: bool,
+    /// Thesis §6.2: a leader that has not heard from a majority within an election timeout
+    /// steps down, so a leader cut off in a minority stops accepting requests.
+    pub check_quorum: bool,
+    /// BUG (Figure 8): the leader counts replicas of entries from *previous* terms to decide
+    /// commitment, instead of only entries of its current term (§5.4.2).
+    pub commit_previous_term_by_count: bool,
+    /// BUG: `votedFor` is not restored after a crash, so a restarted server can vote twice in
+    /// one term (Figure 2: votedFor is persistent state).
+    pub forget_vote_on_restart: bool,
+    /// BUG: RequestVote grants a vote without the election restriction of §5.4.1 (the
+    /// candidate's log must be at least as up-to-date as the voter's).
+    pub skip_up_to_date_check: bool,
+    /// BUG: a follower that already has an entry at an index keeps it even when its term
+    /// differs from the leader's, instead of deleting it and all that follow (Figure 2,
+    /// AppendEntries receiver rule 3).
+    pub no_conflict_truncation: bool,
+}
+
+impl Default for RaftConfig {
+    fn default() -> Self {
+        RaftConfig {
+            election_timeout_min: SimTime::from_millis(150),
+            election_timeout_max: SimTime::from_millis(300),
+            heartbeat_interval: SimTime::from_millis(50),
+            max_entries_per_append: 64,
+            noop_on_election: true,
+            pre_vote: false,
+            check_quorum: false,
+            commit_previous_term_by_count: false,
+            forget_vote_on_restart: false,
+            skip_up_to_date_check: false,
+            no_conflict_truncation: false,
+        }
+    }
+}
+
+impl RaftConfig {
+    /// Checks the timing against itself and the cluster size; the message says what was
+    /// expected.
+    pub fn validate(&self, nodes: usize) -> Result<(), String> {
+        if nodes == 0 {
+            return Err("Raft needs at least one node".into());
+        }
+        if self.election_timeout_min == SimTime::ZERO {
+            return Err("election_timeout_min must be positive".into());
+        }
+        if self.election_timeout_max < self.election_timeout_min {
+            return Err(format!(
+                "expected election_timeout_min <= election_timeout_max, got {} > {}",
+                self.election_timeout_min, self.election_timeout_max
+            ));
+        }
+        if self.heartbeat_interval == SimTime::ZERO
+            || self.heartbeat_interval >= self.election_timeout_min
+        {
+            return Err(format!(
+                "expected 0 < heartbeat_interval < election_timeout_min, got heartbeat {} and \
+                 election timeout {}",
+                self.heartbeat_interval, self.election_timeout_min
+            ));
+        }
+        if self.max_entries_per_append == 0 || self.max_entries_per_append > 10_000 {
+            return Err(format!(
+                "expected max_entries_per_append between 1 and 10000, got {}",
+                self.max_entries_per_append
+            ));
+        }
+        Ok(())
+    }
+
+    /// The bug switches that are on, for notes and reports.
+    pub fn bugs(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.commit_previous_term_by_count {
+            v.push("commit_previous_term_by_count");
+        }
+        if self.forget_vote_on_restart {
+            v.push("forget_vote_on_restart");
+        }
+        if self.skip_up_to_date_check {
+            v.push("skip_up_to_date_check");
+        }
+        if self.no_conflict_truncation {
+            v.push("no_conflict_truncation");
+        }
+        v
+    }
+}

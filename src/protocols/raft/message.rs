@@ -1,0 +1,193 @@
+//! Raft's messages and log entries, named as in Figure 2 of the paper.
+
+use crate::sim::client::ClientRef;
+use crate::sim::{Message, NodeId};
+use std::sync::Arc;
+
+/// A log index: entries are numbered from 1; 0 means "before the first entry".
+pub type Index = u64;
+/// A term number (§5.1): terms act as a logical clock.
+pub type Term = u64;
+
+/// A state-machine command carried by a log entry: the key-value operations the clients send,
+/// and the no-op a new leader appends (§8) so it can commit entries of earlier terms.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum KvCommand {
+    /// Appended by every new leader at the start of its term.
+    Noop,
+    /// Reads go through the log too, so a read never returns stale data from a deposed leader.
+    Get {
+        key: String,
+    },
+    Put {
+        key: String,
+        value: String,
+    },
+    /// Writes `to` only if the key's value is `from` (`None`: the key is absent).
+    Cas {
+        key: String,
+        from: Option<String>,
+        to: String,
+    },
+}
+
+impl KvCommand {
+    /// Short text for the log boxes the app draws.
+    pub fn label(&self) -> String {
+        match self {
+            KvCommand::Noop => "no-op".into(),
+            KvCommand::Get { key } => format!("get {key}"),
+            KvCommand::Put { key, value } => format!("{key}={value}"),
+            KvCommand::Cas { key, from, to } => {
+                format!("cas {key} {}->{to}", from.as_deref().unwrap_or("_"))
+            }
+        }
+    }
+}
+
+/// One log entry: a command and the term in which a leader received it (Figure 2: "each entry
+/// contains command for state machine, and term when entry was received by leader").
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct LogEntry {
+    pub term: Term,
+    /// Shared, not copied: a log entry is cloned into every AppendEntries, every follower's
+    /// log and every persisted log, and comparing two clones is a pointer comparison.
+    pub command: Arc<KvCommand>,
+    /// The client attempt that asked for it, so the leader that applies it can answer, and the
+    /// state machine can recognise a retried request (§8) and not apply it twice.
+    pub client: Option<ClientRef>,
+}
+
+impl LogEntry {
+    pub fn new(term: Term, command: KvCommand) -> Self {
+        LogEntry {
+            term,
+            command: Arc::new(command),
+            client: None,
+        }
+    }
+}
+
+/// Raft's RPCs as messages. Requests carry the sender's term; every response carries the
+/// responder's term so a stale sender learns it must step down (§5.1).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RaftMsg {
+    /// Invoked by candidates to gather votes (§5.2).
+    RequestVote {
+        term: Term,
+        candidate_id: NodeId,
+        /// Index and term of the candidate's last entry: the election restriction (§5.4.1).
+        last_log_index: Index,
+        last_log_term: Term,
+    },
+    RequestVoteResponse {
+        term: Term,
+        vote_granted: bool,
+    },
+    /// Thesis §9.6: "would you vote for me in `term`?" asked *before* incrementing the term.
+    /// The receiver changes no state.
+    PreVote {
+        /// The term the sender would campaign in (its current term + 1).
+        term: Term,
+        candidate_id: NodeId,
+        last_log_index: Index,
+        last_log_term: Term,
+    },
+    /// `term` is the proposed term when granted, the responder's own term when refused.
+    PreVoteResponse {
+        term: Term,
+        vote_granted: bool,
+    },
+    /// Invoked by the leader to replicate log entries (§5.3); also used as heartbeat (§5.2).
+    AppendEntries {
+        term: Term,
+        leader_id: NodeId,
+        /// Index and term of the entry immediately preceding `entries`: the consistency check.
+        prev_log_index: Index,
+        prev_log_term: Term,
+        /// Empty for a heartbeat.
+        entries: Vec<LogEntry>,
+        leader_commit: Index,
+    },
+    AppendEntriesResponse {
+        term: Term,
+        success: bool,
+        /// Not in Figure 2, which leaves it to the leader to remember what it sent: on success,
+        /// the index of the last entry now known to match the leader's log; on failure, the
+        /// follower's last index, so the leader can skip back further than one entry (§5.3's
+        /// suggested optimization, in its simplest form).
+        match_index: Index,
+    },
+}
+
+impl Message for RaftMsg {
+    fn kind(&self) -> &'static str {
+        match self {
+            RaftMsg::RequestVote { .. } => "RequestVote",
+            RaftMsg::RequestVoteResponse { .. } => "RequestVoteResponse",
+            RaftMsg::PreVote { .. } => "PreVote",
+            RaftMsg::PreVoteResponse { .. } => "PreVoteResponse",
+            RaftMsg::AppendEntries { .. } => "AppendEntries",
+            RaftMsg::AppendEntriesResponse { .. } => "AppendEntriesResponse",
+        }
+    }
+    fn label(&self) -> String {
+        match self {
+            RaftMsg::RequestVote {
+                term,
+                last_log_index,
+                last_log_term,
+                ..
+            } => format!("RequestVote t{term} last {last_log_index}@t{last_log_term}"),
+            RaftMsg::RequestVoteResponse { term, vote_granted } => {
+                format!("vote t{term} {}", if *vote_granted { "yes" } else { "no" })
+            }
+            RaftMsg::PreVote {
+                term,
+                last_log_index,
+                last_log_term,
+                ..
+            } => format!("PreVote t{term} last {last_log_index}@t{last_log_term}"),
+            RaftMsg::PreVoteResponse { term, vote_granted } => {
+                format!(
+                    "pre-vote t{term} {}",
+                    if *vote_granted { "yes" } else { "no" }
+                )
+            }
+            RaftMsg::AppendEntries {
+                term,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+                ..
+            } => {
+                if entries.is_empty() {
+                    format!(
+                        "heartbeat t{term} prev {prev_log_index}@t{prev_log_term} commit {leader_commit}"
+                    )
+                } else {
+                    let shown: Vec<String> =
+                        entries.iter().take(3).map(|e| e.command.label()).collect();
+                    let more = if entries.len() > 3 { ", ..." } else { "" };
+                    format!(
+                        "AppendEntries t{term} prev {prev_log_index}@t{prev_log_term} [{}{more}] commit {leader_commit}",
+                        shown.join(", ")
+                    )
+                }
+            }
+            RaftMsg::AppendEntriesResponse {
+                term,
+                success,
+                match_index,
+            } => format!(
+                "append t{term} {} {match_index}",
+                if *success {
+                    "ok, match"
+                } else {
+                    "refused, last"
+                }
+            ),
+        }
+    }
+}

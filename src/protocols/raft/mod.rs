@@ -1,0 +1,555 @@
+//! Raft: consensus on a replicated log, after Ongaro & Ousterhout, "In Search of an
+//! Understandable Consensus Algorithm" (USENIX ATC 2014, <https://raft.github.io/raft.pdf>),
+//! Figure 2 rule by rule, with PreVote and CheckQuorum from Ongaro's thesis (§9.6, §6.2).
+//!
+//! Each server is a follower, a candidate or a leader (with PreVote, also a pre-candidate).
+//! Time is divided into *terms*; each term begins with an election. A follower that hears
+//! nothing from a leader for a randomized *election timeout* becomes a candidate: it increments
+//! its term, votes for itself and sends `RequestVote` to every server. A server grants at most
+//! one vote per term, and only to a candidate whose log is at least as up-to-date as its own
+//! (§5.4.1). A candidate with votes from a majority becomes leader, appends a no-op entry (§8)
+//! and sends `AppendEntries` to everyone, empty ones as heartbeats when idle.
+//!
+//! The leader appends each client command to its log and replicates it. `AppendEntries`
+//! carries the index and term of the entry just before the new ones; a follower refuses it
+//! unless its log has that entry (the *consistency check*), and deletes any of its entries that
+//! conflict with the leader's. The leader keeps `nextIndex` and `matchIndex` per follower, backs
+//! up `nextIndex` on a refusal, and marks an entry *committed* once a majority has stored it —
+//! counting replicas only for entries of its *current* term (§5.4.2; Figure 8 shows why).
+//! Committed entries are applied in order to a key-value state machine (get/put/cas); the
+//! leader answers the client then. Any message with a higher term makes its receiver adopt the
+//! term and become a follower.
+//!
+//! `currentTerm`, `votedFor` and the log are persisted (`ctx.persist`) before the messages of
+//! the same step are sent; a restarted server rebuilds itself from them and relearns the rest.
+//!
+//! ```text
+//!              times out,            receives votes from
+//!   start ──► Follower ──starts election──► Candidate ──majority of servers──► Leader
+//!                ▲  ▲                           │  │                              │
+//!                │  └──discovers current leader─┘  └─times out, new election      │
+//!                └───────────────────discovers server with higher term────────────┘
+//! ```
+//!
+//! The properties of Figure 3 are checked after every event, one file each in `invariants/`.
+//! Four bug switches in [`RaftConfig`] each remove one rule so a class can watch a property
+//! break.
+
+mod config;
+mod election;
+pub mod invariants;
+mod kv;
+mod message;
+mod replication;
+
+pub use config::RaftConfig;
+pub use kv::KvStore;
+pub use message::{Index, KvCommand, LogEntry, RaftMsg, Term};
+
+use crate::sim::{
+    ClientRequest, Ctx, EntryView, Invariant, NodeId, NodeView, Protocol, SimTime, TimerView, Tone,
+};
+use rand::Rng;
+use std::collections::BTreeSet;
+
+/// A server's role (Figure 4), plus the pre-candidate of PreVote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Follower,
+    /// PreVote only: asking whether it could win before disturbing anyone's term.
+    PreCandidate,
+    Candidate,
+    Leader,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Follower => "follower",
+            Role::PreCandidate => "pre-candidate",
+            Role::Candidate => "candidate",
+            Role::Leader => "leader",
+        }
+    }
+}
+
+/// Raft's timers. Each is keyed, so setting one replaces the pending one.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RaftTimer {
+    /// Followers and candidates: no word from a leader for this long starts an election.
+    ElectionTimeout,
+    /// Leaders: time to send AppendEntries to every follower (heartbeats when idle). A lost
+    /// AppendEntries is thus retried; a lost RequestVote is retried by the next election.
+    Heartbeat,
+    /// Leaders with `check_quorum`: time to check that a majority answered lately.
+    CheckQuorum,
+}
+
+/// Figure 2's "persistent state on all servers", updated on stable storage before responding.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RaftDurable {
+    pub current_term: Term,
+    pub voted_for: Option<NodeId>,
+    pub log: Vec<LogEntry>,
+}
+
+/// One Raft server. (`PartialEq` lets handler tests compare recorded `Command`s.)
+#[derive(Clone, Debug, PartialEq)]
+pub struct Raft {
+    /// This server's id (the handlers' `ctx.id`, kept for the view and the invariants).
+    id: NodeId,
+    /// Cluster size, for majorities.
+    nodes: usize,
+    /// Options, including the bug switches.
+    cfg: RaftConfig,
+
+    // Persistent state (Figure 2), saved with `persist` whenever it changes.
+    /// Latest term this server has seen (initialized to 0, increases monotonically).
+    current_term: Term,
+    /// Candidate that received this server's vote in the current term, if any: at most one
+    /// vote per term is what makes two leaders in one term impossible.
+    voted_for: Option<NodeId>,
+    /// Log entries; entry `i` (1-based) is `log[i - 1]`.
+    log: Vec<LogEntry>,
+
+    // Volatile state on all servers.
+    /// Index of the highest entry known to be committed (initialized to 0, increases
+    /// monotonically).
+    commit_index: Index,
+    /// Index of the highest entry applied to the state machine.
+    last_applied: Index,
+    role: Role,
+    /// The leader of the current term as far as this server knows: where to redirect clients.
+    leader_id: Option<NodeId>,
+    /// Votes (or pre-votes) received in the current election, including our own.
+    votes: BTreeSet<NodeId>,
+    /// When this server last heard from a leader of its term: a PreVote is refused while a
+    /// leader was heard within the minimum election timeout (thesis §9.6).
+    last_leader_contact: Option<SimTime>,
+    /// The key-value state machine the committed entries are applied to.
+    kv: KvStore,
+    /// The pending election timeout as (started, fires), for the app's timer arc.
+    election_timer: Option<(SimTime, SimTime)>,
+
+    // Volatile state on leaders, reinitialized after election.
+    /// For each server, index of the next log entry to send to that server.
+    next_index: Vec<Index>,
+    /// For each server, index of the highest log entry known to be replicated on it.
+    match_index: Vec<Index>,
+    /// CheckQuorum: followers that answered since the last check.
+    recent_active: BTreeSet<NodeId>,
+}
+
+impl Raft {
+    /// A follower built from persistent state: a fresh server (`RaftDurable::default()`) or one
+    /// restarting after a crash.
+    fn from_durable(cfg: &RaftConfig, d: &RaftDurable, ctx: &mut Ctx<Self>) -> Self {
+        let mut me = Raft {
+            id: ctx.id,
+            nodes: ctx.nodes,
+            cfg: cfg.clone(),
+            current_term: d.current_term,
+            voted_for: d.voted_for,
+            log: d.log.clone(),
+            commit_index: 0,
+            last_applied: 0,
+            role: Role::Follower,
+            leader_id: None,
+            votes: BTreeSet::new(),
+            last_leader_contact: None,
+            kv: KvStore::default(),
+            election_timer: None,
+            next_index: vec![1; ctx.nodes],
+            match_index: vec![0; ctx.nodes],
+            recent_active: BTreeSet::new(),
+        };
+        me.reset_election_timer(ctx);
+        me
+    }
+
+    // ------------------------------------------------------------------ accessors
+
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    pub fn current_term(&self) -> Term {
+        self.current_term
+    }
+    pub fn voted_for(&self) -> Option<NodeId> {
+        self.voted_for
+    }
+    pub fn log(&self) -> &[LogEntry] {
+        &self.log
+    }
+    pub fn commit_index(&self) -> Index {
+        self.commit_index
+    }
+    pub fn last_applied(&self) -> Index {
+        self.last_applied
+    }
+    pub fn leader_id(&self) -> Option<NodeId> {
+        self.leader_id
+    }
+    pub fn next_index(&self) -> &[Index] {
+        &self.next_index
+    }
+    pub fn match_index(&self) -> &[Index] {
+        &self.match_index
+    }
+    pub fn kv(&self) -> &KvStore {
+        &self.kv
+    }
+    /// The pending election timeout as (started, fires), if one is running.
+    pub fn election_timer(&self) -> Option<(SimTime, SimTime)> {
+        self.election_timer
+    }
+    pub fn last_log_index(&self) -> Index {
+        self.log.len() as Index
+    }
+    pub fn last_log_term(&self) -> Term {
+        self.log.last().map_or(0, |e| e.term)
+    }
+    /// Term of the entry at `index` (0 for index 0), `None` past the end.
+    pub fn term_at(&self, index: Index) -> Option<Term> {
+        if index == 0 {
+            Some(0)
+        } else {
+            self.log.get(index as usize - 1).map(|e| e.term)
+        }
+    }
+    fn majority(&self) -> usize {
+        self.nodes / 2 + 1
+    }
+    fn durable(&self) -> RaftDurable {
+        RaftDurable {
+            current_term: self.current_term,
+            voted_for: self.voted_for,
+            log: self.log.clone(),
+        }
+    }
+    /// Saves currentTerm, votedFor and the log; called before sending the messages of the same
+    /// step ("updated on stable storage before responding to RPCs").
+    fn persist(&self, ctx: &mut Ctx<Self>) {
+        ctx.persist(self.durable());
+    }
+
+    // ------------------------------------------------------------------ timers
+
+    fn reset_election_timer(&mut self, ctx: &mut Ctx<Self>) {
+        let (lo, hi) = (
+            self.cfg.election_timeout_min.as_micros(),
+            self.cfg.election_timeout_max.as_micros(),
+        );
+        let after = SimTime::from_micros(ctx.rng().random_range(lo..=hi));
+        ctx.set_timer(RaftTimer::ElectionTimeout, after);
+        self.election_timer = Some((ctx.now, ctx.now + after));
+    }
+
+    fn cancel_election_timer(&mut self, ctx: &mut Ctx<Self>) {
+        ctx.cancel_timer(RaftTimer::ElectionTimeout);
+        self.election_timer = None;
+    }
+
+    // ------------------------------------------------------------------ role changes
+    //
+    // Every role change goes through one of these (after etcd's becomeFollower/...): each sets
+    // every role field, so no state of an old role leaks into the new one.
+
+    /// Adopts `term` (forgetting the vote if it is newer) and follows `leader`, if known.
+    fn become_follower(&mut self, term: Term, leader: Option<NodeId>, ctx: &mut Ctx<Self>) {
+        assert!(
+            term >= self.current_term,
+            "become_follower: term {term} < current term {}",
+            self.current_term
+        );
+        let was = self.role;
+        if term > self.current_term {
+            self.current_term = term;
+            self.voted_for = None;
+            self.persist(ctx);
+        }
+        if was == Role::Leader {
+            ctx.cancel_timer(RaftTimer::Heartbeat);
+            ctx.cancel_timer(RaftTimer::CheckQuorum);
+            ctx.note(format!("steps down in term {}", self.current_term));
+            ctx.count("step_downs", 1);
+        }
+        self.role = Role::Follower;
+        self.leader_id = leader;
+        self.votes.clear();
+        self.recent_active.clear();
+        // A leader had no election timer. A follower or candidate keeps the one it has: Figure 2
+        // resets it only on AppendEntries from the current leader or on granting a vote.
+        if was == Role::Leader || self.election_timer.is_none() {
+            self.reset_election_timer(ctx);
+        }
+    }
+
+    /// PreVote: asks for votes in `current_term + 1` without changing any term.
+    fn become_pre_candidate(&mut self, ctx: &mut Ctx<Self>) {
+        assert!(
+            self.role != Role::Leader,
+            "invalid transition [leader -> pre-candidate]"
+        );
+        self.role = Role::PreCandidate;
+        self.leader_id = None;
+        self.votes = BTreeSet::from([self.id]);
+        self.reset_election_timer(ctx);
+        ctx.count("pre_votes", 1);
+        if self.votes.len() >= self.majority() {
+            self.become_candidate(ctx);
+            return;
+        }
+        ctx.broadcast(RaftMsg::PreVote {
+            term: self.current_term + 1,
+            candidate_id: self.id,
+            last_log_index: self.last_log_index(),
+            last_log_term: self.last_log_term(),
+        });
+    }
+
+    /// "On conversion to candidate, start election: increment currentTerm, vote for self,
+    /// reset election timer, send RequestVote RPCs to all other servers."
+    fn become_candidate(&mut self, ctx: &mut Ctx<Self>) {
+        assert!(
+            self.role != Role::Leader,
+            "invalid transition [leader -> candidate]"
+        );
+        self.current_term += 1;
+        self.voted_for = Some(self.id);
+        self.persist(ctx);
+        self.role = Role::Candidate;
+        self.leader_id = None;
+        self.votes = BTreeSet::from([self.id]);
+        self.reset_election_timer(ctx);
+        ctx.count("elections", 1);
+        if self.votes.len() >= self.majority() {
+            self.become_leader(ctx);
+            return;
+        }
+        ctx.broadcast(RaftMsg::RequestVote {
+            term: self.current_term,
+            candidate_id: self.id,
+            last_log_index: self.last_log_index(),
+            last_log_term: self.last_log_term(),
+        });
+    }
+
+    /// Won the election: reinitialize nextIndex/matchIndex, append a no-op (§8, unless
+    /// `noop_on_election` is off) and send
+    /// AppendEntries to everyone at once (Figure 2: "upon election: send initial empty
+    /// AppendEntries RPCs (heartbeat) to each server").
+    fn become_leader(&mut self, ctx: &mut Ctx<Self>) {
+        assert!(
+            self.role == Role::Candidate,
+            "invalid transition [{} -> leader]",
+            self.role.as_str()
+        );
+        self.role = Role::Leader;
+        self.leader_id = Some(self.id);
+        self.votes.clear();
+        self.recent_active.clear();
+        self.cancel_election_timer(ctx);
+        let next = self.last_log_index() + 1;
+        self.next_index = vec![next; self.nodes];
+        self.match_index = vec![0; self.nodes];
+        ctx.note(format!("becomes leader for term {}", self.current_term));
+        ctx.count("elections_won", 1);
+        if self.cfg.noop_on_election {
+            self.log
+                .push(LogEntry::new(self.current_term, KvCommand::Noop));
+            self.persist(ctx);
+        }
+        self.match_index[self.id] = self.last_log_index();
+        self.broadcast_append(ctx);
+        ctx.set_timer(RaftTimer::Heartbeat, self.cfg.heartbeat_interval);
+        if self.cfg.check_quorum {
+            ctx.set_timer(RaftTimer::CheckQuorum, self.cfg.election_timeout_max);
+        }
+        self.advance_commit_index(ctx); // a one-server cluster commits at once
+    }
+
+    // ------------------------------------------------------------------ timers fired
+
+    fn on_election_timeout(&mut self, ctx: &mut Ctx<Self>) {
+        assert!(
+            self.role != Role::Leader,
+            "a leader has no election timer (it was cancelled on election)"
+        );
+        self.election_timer = None;
+        if self.cfg.pre_vote {
+            self.become_pre_candidate(ctx);
+        } else {
+            self.become_candidate(ctx);
+        }
+    }
+
+    fn on_heartbeat(&mut self, ctx: &mut Ctx<Self>) {
+        assert!(self.role == Role::Leader, "only a leader sends heartbeats");
+        self.broadcast_append(ctx);
+        ctx.set_timer(RaftTimer::Heartbeat, self.cfg.heartbeat_interval);
+    }
+
+    /// CheckQuorum: a leader that has not heard from a majority (itself included) during the
+    /// last election timeout steps down.
+    fn on_check_quorum(&mut self, ctx: &mut Ctx<Self>) {
+        assert!(self.role == Role::Leader, "only a leader checks its quorum");
+        if self.recent_active.len() + 1 < self.majority() {
+            ctx.note(format!(
+                "heard from only {} of {} servers: no quorum",
+                self.recent_active.len() + 1,
+                self.nodes
+            ));
+            let term = self.current_term;
+            self.become_follower(term, None, ctx);
+            return;
+        }
+        self.recent_active.clear();
+        ctx.set_timer(RaftTimer::CheckQuorum, self.cfg.election_timeout_max);
+    }
+}
+
+impl Protocol for Raft {
+    type Msg = RaftMsg;
+    type Timer = RaftTimer;
+    type Durable = RaftDurable;
+    type Config = RaftConfig;
+
+    const NAME: &'static str = "raft";
+    const SUMMARY: &'static str =
+        "Raft consensus (Figure 2) with a key-value store, PreVote, CheckQuorum and bug switches";
+    const MESSAGE_KINDS: &'static [&'static str] = &[
+        "RequestVote",
+        "RequestVoteResponse",
+        "AppendEntries",
+        "AppendEntriesResponse",
+        "PreVote",
+        "PreVoteResponse",
+    ];
+
+    fn validate_config(cfg: &RaftConfig, nodes: usize) -> Result<(), String> {
+        cfg.validate(nodes)
+    }
+
+    fn init(cfg: &RaftConfig, ctx: &mut Ctx<Self>) -> Self {
+        Raft::from_durable(cfg, &RaftDurable::default(), ctx)
+    }
+
+    fn on_restart(cfg: &RaftConfig, durable: &RaftDurable, ctx: &mut Ctx<Self>) -> Self {
+        let mut me = Raft::from_durable(cfg, durable, ctx);
+        if cfg.forget_vote_on_restart && me.voted_for.is_some() {
+            me.voted_for = None; // BUG: votedFor treated as volatile
+            ctx.note("BUG forget_vote_on_restart: forgot its vote");
+        }
+        me
+    }
+
+    fn on_message(&mut self, from: NodeId, msg: RaftMsg, ctx: &mut Ctx<Self>) {
+        match msg {
+            RaftMsg::RequestVote {
+                term,
+                candidate_id,
+                last_log_index,
+                last_log_term,
+            } => self.handle_request_vote(
+                from,
+                term,
+                candidate_id,
+                last_log_index,
+                last_log_term,
+                ctx,
+            ),
+            RaftMsg::RequestVoteResponse { term, vote_granted } => {
+                self.handle_request_vote_response(from, term, vote_granted, ctx)
+            }
+            RaftMsg::PreVote {
+                term,
+                candidate_id,
+                last_log_index,
+                last_log_term,
+            } => self.handle_pre_vote(from, term, candidate_id, last_log_index, last_log_term, ctx),
+            RaftMsg::PreVoteResponse { term, vote_granted } => {
+                self.handle_pre_vote_response(from, term, vote_granted, ctx)
+            }
+            RaftMsg::AppendEntries {
+                term,
+                leader_id,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+            } => self.handle_append_entries(
+                from,
+                term,
+                leader_id,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+                ctx,
+            ),
+            RaftMsg::AppendEntriesResponse {
+                term,
+                success,
+                match_index,
+            } => self.handle_append_entries_response(from, term, success, match_index, ctx),
+        }
+    }
+
+    fn on_timer(&mut self, timer: RaftTimer, ctx: &mut Ctx<Self>) {
+        match timer {
+            RaftTimer::ElectionTimeout => self.on_election_timeout(ctx),
+            RaftTimer::Heartbeat => self.on_heartbeat(ctx),
+            RaftTimer::CheckQuorum => self.on_check_quorum(ctx),
+        }
+    }
+
+    fn on_client_request(&mut self, req: ClientRequest, ctx: &mut Ctx<Self>) {
+        self.handle_client_request(req, ctx);
+    }
+
+    fn view(&self) -> NodeView {
+        let tone = match self.role {
+            Role::Leader => Tone::Leader,
+            Role::Candidate => Tone::Candidate,
+            Role::PreCandidate => Tone::Warning,
+            Role::Follower => Tone::Follower,
+        };
+        let mut v = NodeView::new(self.role.as_str(), tone);
+        v.term = Some(self.current_term);
+        let opt = |n: Option<NodeId>| n.map_or("-".to_string(), |n| format!("n{}", n + 1));
+        v = v
+            .field("votedFor", opt(self.voted_for))
+            .field("commitIndex", self.commit_index)
+            .field("lastApplied", self.last_applied)
+            .field("leader", opt(self.leader_id));
+        if !self.kv.is_empty() {
+            let kv: Vec<String> = self.kv.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            v = v.field("kv", kv.join(" "));
+        }
+        v.entries = self
+            .log
+            .iter()
+            .enumerate()
+            .map(|(i, e)| EntryView {
+                index: i as u64 + 1,
+                term: e.term,
+                label: e.command.label(),
+                committed: (i as u64) < self.commit_index,
+            })
+            .collect();
+        v.timer = self.election_timer.map(|(started_at, fires_at)| TimerView {
+            label: "election timeout".into(),
+            started_at,
+            fires_at,
+        });
+        v
+    }
+
+    fn invariants(_cfg: &RaftConfig, nodes: usize) -> Vec<Box<dyn Invariant<Self>>> {
+        invariants::all(nodes)
+    }
+}
