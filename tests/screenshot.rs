@@ -84,5 +84,8 @@ fn without_a_display_the_app_explains_and_exits_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no display") && err.contains("distsim run"), "{err}");
+    assert!(
+        err.contains("no display") && err.contains("distsim run"),
+        "{err}"
+    );
 }

@@ -616,7 +616,7 @@ fn draw_log_table(painter: &egui::Painter, rect: Rect, scene: &Scene, big: bool)
         .max()
         .unwrap_or(0);
     let shown = max_entries.min(((rect.width() * 0.32 - 60.0) / (bw + 2.0)).max(4.0) as usize);
-    let width = 56.0 + shown as f32 * (bw + 2.0);
+    let width = (56.0 + shown as f32 * (bw + 2.0)).max(if big { 330.0 } else { 260.0 });
     let x0 = rect.max.x - width - 12.0;
     let y0 = rect.min.y + 34.0;
     let panel = Rect::from_min_size(
@@ -631,7 +631,7 @@ fn draw_log_table(painter: &egui::Painter, rect: Rect, scene: &Scene, big: bool)
     painter.text(
         Pos2::new(x0, y0 - 18.0),
         Align2::LEFT_TOP,
-        "entries (colour = term, solid = committed)",
+        "log: colour = term, filled = committed",
         font(12.0, big),
         style::TEXT_DIM,
     );

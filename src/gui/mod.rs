@@ -117,7 +117,11 @@ pub fn run(opts: AppOptions) -> i32 {
         )
         .add_plugins(EguiPlugin::default())
         .insert_resource(SessionRes(SyncCell::new(session)))
-        .insert_resource(panels::UiState::new(!screenshot, opts.presentation, opts.frames))
+        .insert_resource(panels::UiState::new(
+            !screenshot,
+            opts.presentation,
+            opts.frames,
+        ))
         .add_systems(Startup, move |mut commands: Commands| {
             commands.spawn((Camera2d, msaa(opts.msaa), Name::new("Camera")));
         })

@@ -741,7 +741,7 @@ fn inspector(ui: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
         ui.heading("Inspector");
         let t = s.cursor;
         if let Some(&n) = state.canvas.selected.first() {
-            let views = picture::views_at(s.sim.trace(), t, s.info.names.len());
+            let views = s.index.views_at(s.sim.trace(), t);
             let live = s.index.liveness_at(n, t);
             ui.label(RichText::new(format!("{} — {:?}", s.info.names[n], live)).strong().size(18.0));
             if let Some(v) = &views[n] {
@@ -1012,7 +1012,7 @@ fn central(ui: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
         state.layout_edges = edges_now;
         state.layout_rounds += 1;
     }
-    let views = picture::views_at(s.sim.trace(), t, n);
+    let views = s.index.views_at(s.sim.trace(), t);
     let liveness: Vec<Liveness> = (0..n).map(|i| s.index.liveness_at(i, t)).collect();
     // Restart flashes last about a second of wall time whatever the speed.
     let flash_sim = SimTime((state.speed * 1.2e6) as u64);

@@ -50,6 +50,8 @@ pub struct TraceIndex {
     pub violations: Vec<(SimTime, Violation)>,
     /// The last role seen per node, for role-change markers.
     last_role: Vec<String>,
+    /// Per node: (time, event id) of each view change, to find views at any time quickly.
+    views: Vec<Vec<(SimTime, EventId)>>,
     /// Pairs of nodes that exchanged messages (for the force layout).
     pub edges: std::collections::BTreeSet<(NodeId, NodeId)>,
 }
@@ -60,6 +62,7 @@ impl TraceIndex {
             nodes,
             liveness: vec![Vec::new(); nodes],
             restarts: vec![Vec::new(); nodes],
+            views: vec![Vec::new(); nodes],
             last_role: vec![String::new(); nodes],
             ..Default::default()
         }
@@ -115,6 +118,9 @@ impl TraceIndex {
                     mark(MarkerKind::Note, format!("{}: {text}", name(node)))
                 }
                 EventKind::View { view } => {
+                    if let Some(n) = node {
+                        self.views[n].push((e.time, e.id));
+                    }
                     if let Some(n) = node
                         && view.role != self.last_role[n]
                     {
@@ -142,6 +148,21 @@ impl TraceIndex {
             }
         }
         self.scanned = trace.len();
+    }
+
+    /// Every node's view at `t` (its latest view change at or before `t`), by binary search.
+    pub fn views_at(&self, trace: &Trace, t: SimTime) -> Vec<Option<NodeView>> {
+        self.views
+            .iter()
+            .map(|v| {
+                let i = v.partition_point(|(at, _)| *at <= t);
+                let id = v.get(i.checked_sub(1)?)?.1;
+                match &trace.get(id)?.kind {
+                    EventKind::View { view } => Some((**view).clone()),
+                    _ => None,
+                }
+            })
+            .collect()
     }
 
     pub fn liveness_at(&self, node: NodeId, t: SimTime) -> Liveness {
@@ -397,6 +418,14 @@ mod tests {
             once.liveness.iter().any(|v| !v.is_empty()),
             "chaos crashed someone"
         );
+        for ms in (0..5_000).step_by(250) {
+            let t = SimTime::from_millis(ms);
+            assert_eq!(
+                once.views_at(l.sim.trace(), t),
+                views_at(l.sim.trace(), t, 7),
+                "views at {t}"
+            );
+        }
     }
 
     #[test]
