@@ -2,7 +2,8 @@
 
 use crate::registry::{ProtocolEntry, entry};
 
+pub mod paxos;
 pub mod relay;
 
 /// Every protocol a scenario can name, in `distsim list` order.
-pub const PROTOCOLS: &[ProtocolEntry] = &[entry::<relay::Relay>()];
+pub const PROTOCOLS: &[ProtocolEntry] = &[entry::<relay::Relay>(), entry::<paxos::Paxos>()];
