@@ -2,8 +2,13 @@
 
 use crate::registry::{ProtocolEntry, entry};
 
+pub mod multi_paxos;
 pub mod paxos;
 pub mod relay;
 
 /// Every protocol a scenario can name, in `distsim list` order.
-pub const PROTOCOLS: &[ProtocolEntry] = &[entry::<relay::Relay>(), entry::<paxos::Paxos>()];
+pub const PROTOCOLS: &[ProtocolEntry] = &[
+    entry::<relay::Relay>(),
+    entry::<paxos::Paxos>(),
+    entry::<multi_paxos::MultiPaxos>(),
+];
