@@ -1,0 +1,633 @@
+//! ZAB: handler tests, paper-rule tests, checker tests, the bundled scenarios, seed sweeps.
+//!
+//! Every randomized failure prints its seed and the command that reproduces it.
+
+use distsim::bundled::BUNDLED;
+use distsim::protocols::multi_paxos::kv::ClientOp;
+use distsim::protocols::zab::invariants::{Agreement, OneLeaderPerEpoch, PrimaryOrder};
+use distsim::protocols::zab::{
+    PeerState, Role, Txn, Vote, Zab, ZabConfig, ZabDurable, ZabMsg, ZabTimer, Zxid,
+};
+use distsim::registry::{self, RunOptions};
+use distsim::sim::client::History;
+use distsim::sim::{Command, Ctx, Invariant, Op, Protocol, SimTime, World};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+const N: usize = 5;
+
+fn z(epoch: u64, counter: u64) -> Zxid {
+    Zxid { epoch, counter }
+}
+
+fn txn(epoch: u64, counter: u64) -> Txn {
+    Txn {
+        zxid: z(epoch, counter),
+        op: ClientOp {
+            client: 0,
+            seq: counter,
+            op: Op::Put {
+                key: "k".into(),
+                value: format!("{epoch}.{counter}"),
+            },
+        },
+    }
+}
+
+fn on(node: &mut Zab, id: usize, f: impl FnOnce(&mut Zab, &mut Ctx<Zab>)) -> Vec<Command<Zab>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut out = Vec::new();
+    let mut ctx = Ctx::new(id, N, SimTime::from_millis(100), &mut rng, &mut out);
+    f(node, &mut ctx);
+    out
+}
+
+fn restarted(id: usize, durable: ZabDurable) -> Zab {
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut out = Vec::new();
+    let mut ctx = Ctx::new(id, N, SimTime::ZERO, &mut rng, &mut out);
+    Zab::on_restart(&ZabConfig::default(), &durable, &mut ctx)
+}
+
+/// Node 1 following node 4, which announced itself as leader.
+fn follower_of_4(durable: ZabDurable) -> Zab {
+    let mut f = restarted(1, durable);
+    let vote = Vote {
+        epoch: 9,
+        zxid: z(9, 9),
+        leader: 4,
+    };
+    on(&mut f, 1, |s, ctx| {
+        s.on_message(
+            4,
+            ZabMsg::Notification {
+                round: 1,
+                vote,
+                state: PeerState::Leading,
+            },
+            ctx,
+        )
+    });
+    assert!(matches!(f.role, Role::Following { leader: 4, .. }));
+    f
+}
+
+fn sends(cmds: &[Command<Zab>]) -> Vec<(usize, ZabMsg)> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Send { to, msg } => Some((*to, msg.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------------ handler tests
+
+#[test]
+fn a_node_joining_a_leader_reports_its_accepted_epoch() {
+    let mut f = restarted(
+        1,
+        ZabDurable {
+            accepted_epoch: 3,
+            ..Default::default()
+        },
+    );
+    let vote = Vote {
+        epoch: 3,
+        zxid: z(3, 1),
+        leader: 4,
+    };
+    let out = on(&mut f, 1, |s, ctx| {
+        s.on_message(
+            4,
+            ZabMsg::Notification {
+                round: 1,
+                vote,
+                state: PeerState::Leading,
+            },
+            ctx,
+        )
+    });
+    assert_eq!(sends(&out), vec![(4, ZabMsg::CEpoch { accepted_epoch: 3 })]);
+}
+
+#[test]
+fn a_follower_acks_a_higher_new_epoch_with_its_history_after_persisting_it() {
+    let mut f = follower_of_4(ZabDurable {
+        accepted_epoch: 2,
+        current_epoch: 2,
+        history: vec![txn(2, 1)],
+        ..Default::default()
+    });
+    let out = on(&mut f, 1, |s, ctx| {
+        s.on_message(4, ZabMsg::NewEpoch { epoch: 3 }, ctx)
+    });
+    let persisted = ZabDurable {
+        accepted_epoch: 3,
+        accepted_from: Some(4),
+        current_epoch: 2,
+        history: vec![txn(2, 1)],
+    };
+    assert_eq!(
+        out.into_iter()
+            .filter(|c| matches!(c, Command::Persist(_) | Command::Send { .. }))
+            .collect::<Vec<_>>(),
+        vec![
+            Command::Persist(persisted),
+            Command::Send {
+                to: 4,
+                msg: ZabMsg::AckEpoch {
+                    epoch: 3,
+                    current_epoch: 2,
+                    history: vec![txn(2, 1)],
+                },
+            },
+        ]
+    );
+}
+
+#[test]
+fn a_follower_refuses_a_new_epoch_below_the_one_it_accepted_and_goes_back_to_election() {
+    // "if e' < f.p then ... goto Phase 0"
+    let mut f = follower_of_4(ZabDurable {
+        accepted_epoch: 5,
+        ..Default::default()
+    });
+    let out = on(&mut f, 1, |s, ctx| {
+        s.on_message(4, ZabMsg::NewEpoch { epoch: 4 }, ctx)
+    });
+    assert!(matches!(f.role, Role::Looking { .. }));
+    assert!(
+        !sends(&out)
+            .iter()
+            .any(|(_, m)| matches!(m, ZabMsg::AckEpoch { .. }))
+    );
+}
+
+#[test]
+fn new_leader_replaces_the_follower_history_and_sets_the_current_epoch() {
+    let mut f = follower_of_4(ZabDurable {
+        accepted_epoch: 2,
+        current_epoch: 1,
+        history: vec![txn(1, 1), txn(1, 2)],
+        ..Default::default()
+    });
+    on(&mut f, 1, |s, ctx| {
+        s.on_message(4, ZabMsg::NewEpoch { epoch: 3 }, ctx)
+    });
+    let out = on(&mut f, 1, |s, ctx| {
+        s.on_message(
+            4,
+            ZabMsg::NewLeader {
+                epoch: 3,
+                history: vec![txn(1, 1)],
+            },
+            ctx,
+        )
+    });
+    assert_eq!(
+        f.durable.history,
+        vec![txn(1, 1)],
+        "1.2 was never committed"
+    );
+    assert_eq!(f.durable.current_epoch, 3);
+    assert!(out.contains(&Command::Count {
+        name: "discarded",
+        by: 1
+    }));
+    assert_eq!(
+        sends(&out),
+        vec![(
+            4,
+            ZabMsg::AckNewLeader {
+                epoch: 3,
+                zxid: z(1, 1)
+            }
+        )]
+    );
+}
+
+fn synced_follower() -> Zab {
+    let mut f = follower_of_4(ZabDurable {
+        accepted_epoch: 2,
+        ..Default::default()
+    });
+    on(&mut f, 1, |s, ctx| {
+        s.on_message(4, ZabMsg::NewEpoch { epoch: 3 }, ctx)
+    });
+    on(&mut f, 1, |s, ctx| {
+        s.on_message(
+            4,
+            ZabMsg::NewLeader {
+                epoch: 3,
+                history: vec![],
+            },
+            ctx,
+        )
+    });
+    f
+}
+
+#[test]
+fn a_follower_accepts_proposals_only_in_zxid_order() {
+    let mut f = synced_follower();
+    // 3.2 before 3.1: a gap, ignored (the leader re-sends from the last ack).
+    let out = on(&mut f, 1, |s, ctx| {
+        s.on_message(
+            4,
+            ZabMsg::Proposal {
+                epoch: 3,
+                txn: txn(3, 2),
+                prev: z(3, 1),
+            },
+            ctx,
+        )
+    });
+    assert!(sends(&out).is_empty());
+    assert!(f.durable.history.is_empty());
+    let out = on(&mut f, 1, |s, ctx| {
+        s.on_message(
+            4,
+            ZabMsg::Proposal {
+                epoch: 3,
+                txn: txn(3, 1),
+                prev: z(0, 0),
+            },
+            ctx,
+        )
+    });
+    assert_eq!(f.durable.history, vec![txn(3, 1)]);
+    assert_eq!(
+        sends(&out),
+        vec![(
+            4,
+            ZabMsg::Ack {
+                epoch: 3,
+                zxid: z(3, 1)
+            }
+        )]
+    );
+}
+
+#[test]
+fn a_follower_delivers_on_commit_in_zxid_order() {
+    let mut f = synced_follower();
+    for (c, prev) in [(1, z(0, 0)), (2, z(3, 1))] {
+        on(&mut f, 1, |s, ctx| {
+            s.on_message(
+                4,
+                ZabMsg::Proposal {
+                    epoch: 3,
+                    txn: txn(3, c),
+                    prev,
+                },
+                ctx,
+            )
+        });
+    }
+    on(&mut f, 1, |s, ctx| {
+        s.on_message(
+            4,
+            ZabMsg::Commit {
+                epoch: 3,
+                zxid: z(3, 1),
+            },
+            ctx,
+        )
+    });
+    assert_eq!(f.delivered, vec![z(3, 1)]);
+    on(&mut f, 1, |s, ctx| {
+        s.on_message(
+            4,
+            ZabMsg::Commit {
+                epoch: 3,
+                zxid: z(3, 2),
+            },
+            ctx,
+        )
+    });
+    assert_eq!(f.delivered, vec![z(3, 1), z(3, 2)]);
+    assert_eq!(f.kv.data.get("k").map(String::as_str), Some("3.2"));
+}
+
+// ------------------------------------------------------------------ paper-rule tests
+
+#[test]
+fn election_votes_for_the_highest_epoch_then_zxid_then_id() {
+    // Fast leader election: a vote is replaced by a better (epoch, zxid, id).
+    let v = |epoch, zxid, leader| Vote {
+        epoch,
+        zxid,
+        leader,
+    };
+    assert!(v(2, z(1, 5), 0) > v(1, z(1, 9), 4), "epoch first");
+    assert!(v(1, z(1, 6), 0) > v(1, z(1, 5), 4), "then zxid");
+    assert!(v(1, z(1, 5), 4) > v(1, z(1, 5), 3), "then id");
+    let mut n = restarted(
+        0,
+        ZabDurable {
+            current_epoch: 1,
+            history: vec![txn(1, 1)],
+            ..Default::default()
+        },
+    );
+    let better = v(1, z(1, 2), 2);
+    let out = on(&mut n, 0, |s, ctx| {
+        s.on_message(
+            2,
+            ZabMsg::Notification {
+                round: 1,
+                vote: better,
+                state: PeerState::Looking,
+            },
+            ctx,
+        )
+    });
+    assert!(matches!(n.role, Role::Looking { vote, .. } if vote == better));
+    assert_eq!(sends(&out).len(), N - 1, "the new vote is broadcast");
+}
+
+#[test]
+fn a_quorum_vote_decides_after_the_finalize_wait() {
+    let mut n = restarted(0, ZabDurable::default());
+    let best = Vote {
+        epoch: 0,
+        zxid: z(0, 0),
+        leader: 4,
+    };
+    for from in [4, 3] {
+        on(&mut n, 0, |s, ctx| {
+            s.on_message(
+                from,
+                ZabMsg::Notification {
+                    round: 1,
+                    vote: best,
+                    state: PeerState::Looking,
+                },
+                ctx,
+            )
+        });
+    }
+    assert!(
+        matches!(n.role, Role::Looking { .. }),
+        "waits for a better vote"
+    );
+    let out = on(&mut n, 0, |s, ctx| s.on_timer(ZabTimer::Finalize, ctx));
+    assert!(matches!(n.role, Role::Following { leader: 4, .. }));
+    assert_eq!(sends(&out), vec![(4, ZabMsg::CEpoch { accepted_epoch: 0 })]);
+}
+
+#[test]
+fn a_leader_commits_when_a_quorum_acknowledged_and_not_before() {
+    // Run a three-node-quorum establishment by hand: node 0 leads, nodes 1 and 2 follow.
+    let mut l = restarted(0, ZabDurable::default());
+    let me = Vote {
+        epoch: 0,
+        zxid: z(0, 0),
+        leader: 0,
+    };
+    for from in [1, 2] {
+        on(&mut l, 0, |s, ctx| {
+            s.on_message(
+                from,
+                ZabMsg::Notification {
+                    round: 1,
+                    vote: me,
+                    state: PeerState::Looking,
+                },
+                ctx,
+            )
+        });
+    }
+    on(&mut l, 0, |s, ctx| s.on_timer(ZabTimer::Finalize, ctx));
+    assert!(matches!(l.role, Role::Leading(_)));
+    for from in [1, 2] {
+        on(&mut l, 0, |s, ctx| {
+            s.on_message(from, ZabMsg::CEpoch { accepted_epoch: 0 }, ctx)
+        });
+    }
+    for from in [1, 2] {
+        on(&mut l, 0, |s, ctx| {
+            s.on_message(
+                from,
+                ZabMsg::AckEpoch {
+                    epoch: 1,
+                    current_epoch: 0,
+                    history: vec![],
+                },
+                ctx,
+            )
+        });
+    }
+    for from in [1, 2] {
+        on(&mut l, 0, |s, ctx| {
+            s.on_message(
+                from,
+                ZabMsg::AckNewLeader {
+                    epoch: 1,
+                    zxid: z(0, 0),
+                },
+                ctx,
+            )
+        });
+    }
+    assert_eq!(l.durable.current_epoch, 1);
+    let from = distsim::sim::client::ClientRef {
+        client: 0,
+        seq: 0,
+        attempt: 1,
+    };
+    let op = Op::Put {
+        key: "a".into(),
+        value: "1".into(),
+    };
+    let out = on(&mut l, 0, |s, ctx| {
+        s.on_client_request(distsim::sim::ClientRequest { from, op }, ctx)
+    });
+    let proposals: Vec<usize> = sends(&out)
+        .into_iter()
+        .filter(|(_, m)| matches!(m, ZabMsg::Proposal { .. }))
+        .map(|(to, _)| to)
+        .collect();
+    assert_eq!(
+        proposals,
+        vec![1, 2],
+        "proposed to the synchronized followers"
+    );
+    let ack = ZabMsg::Ack {
+        epoch: 1,
+        zxid: z(1, 1),
+    };
+    on(&mut l, 0, |s, ctx| s.on_message(1, ack.clone(), ctx));
+    assert_eq!(l.committed, z(0, 0), "the leader and one follower: 2 of 5");
+    let out = on(&mut l, 0, |s, ctx| s.on_message(2, ack, ctx));
+    assert_eq!(l.committed, z(1, 1), "a quorum of 3 acknowledged");
+    assert!(sends(&out).contains(&(
+        1,
+        ZabMsg::Commit {
+            epoch: 1,
+            zxid: z(1, 1)
+        }
+    )));
+    assert!(
+        out.iter()
+            .any(|c| matches!(c, Command::Reply { to, .. } if *to == from)),
+        "the client is answered once its transaction is delivered"
+    );
+}
+
+// ------------------------------------------------------------------ the checkers can fail
+
+/// The world after an event on `touched`, with these node states.
+fn check<I: Invariant<Zab>>(inv: &mut I, states: &[Option<Zab>], touched: usize) -> bool {
+    let durable = vec![ZabDurable::default(); states.len()];
+    let last = vec![None; states.len()];
+    let history = History::default();
+    let w = World {
+        now: SimTime::ZERO,
+        states,
+        durable: &durable,
+        touched: Some(touched),
+        last_event: &last,
+        history: &history,
+    };
+    inv.check(&w).is_ok()
+}
+
+fn delivering(zxids: &[Zxid]) -> Zab {
+    let mut n = restarted(0, ZabDurable::default());
+    n.delivered = zxids.to_vec();
+    n
+}
+
+#[test]
+fn primary_order_flags_an_out_of_order_or_gapped_delivery() {
+    let mut inv = PrimaryOrder::new(1);
+    assert!(check(
+        &mut inv,
+        &[Some(delivering(&[z(1, 1), z(1, 2), z(2, 1)]))],
+        0
+    ));
+    let mut inv = PrimaryOrder::new(1);
+    assert!(
+        !check(&mut inv, &[Some(delivering(&[z(1, 1), z(1, 3)]))], 0),
+        "gap"
+    );
+    let mut inv = PrimaryOrder::new(1);
+    assert!(
+        !check(&mut inv, &[Some(delivering(&[z(2, 1), z(1, 5)]))], 0),
+        "order"
+    );
+}
+
+#[test]
+fn agreement_flags_two_nodes_delivering_different_transactions_at_one_position() {
+    let mut inv = Agreement::new(2);
+    let states = [Some(delivering(&[z(1, 1)])), Some(delivering(&[z(2, 1)]))];
+    assert!(check(&mut inv, &states, 0));
+    assert!(!check(&mut inv, &states, 1));
+}
+
+#[test]
+fn one_leader_per_epoch_flags_two_established_leaders_of_one_epoch() {
+    // Two nodes each established in epoch 1, taken from a real run of the handlers.
+    let leader = |id: usize| {
+        let mut l = restarted(id, ZabDurable::default());
+        let me = Vote {
+            epoch: 0,
+            zxid: z(0, 0),
+            leader: id,
+        };
+        let others: Vec<usize> = (0..N).filter(|n| *n != id).take(2).collect();
+        for &from in &others {
+            on(&mut l, id, |s, ctx| {
+                s.on_message(
+                    from,
+                    ZabMsg::Notification {
+                        round: 1,
+                        vote: me,
+                        state: PeerState::Looking,
+                    },
+                    ctx,
+                )
+            });
+        }
+        on(&mut l, id, |s, ctx| s.on_timer(ZabTimer::Finalize, ctx));
+        for &from in &others {
+            on(&mut l, id, |s, ctx| {
+                s.on_message(from, ZabMsg::CEpoch { accepted_epoch: 0 }, ctx)
+            });
+        }
+        for &from in &others {
+            on(&mut l, id, |s, ctx| {
+                s.on_message(
+                    from,
+                    ZabMsg::AckEpoch {
+                        epoch: 1,
+                        current_epoch: 0,
+                        history: vec![],
+                    },
+                    ctx,
+                )
+            });
+        }
+        for &from in &others {
+            on(&mut l, id, |s, ctx| {
+                s.on_message(
+                    from,
+                    ZabMsg::AckNewLeader {
+                        epoch: 1,
+                        zxid: z(0, 0),
+                    },
+                    ctx,
+                )
+            });
+        }
+        l
+    };
+    let states = [Some(leader(0)), Some(leader(1))];
+    let mut inv = OneLeaderPerEpoch::default();
+    assert!(check(&mut inv, &states, 0));
+    assert!(!check(&mut inv, &states, 1));
+}
+
+// ------------------------------------------------------------------ scenarios and sweeps
+
+#[test]
+fn every_bundled_zab_scenario_meets_its_expectations() {
+    let mut n = 0;
+    for (path, text) in BUNDLED
+        .iter()
+        .filter(|(p, _)| p.starts_with("scenarios/zab/") || *p == "scenarios/compare/zab.ron")
+    {
+        let seed = registry::load(text, path, &RunOptions::default())
+            .unwrap()
+            .info
+            .seed;
+        let r = distsim::cli::run_seed(text, path, seed).unwrap();
+        assert!(
+            r.expectations_failed.is_empty(),
+            "{path}: {:?}\nreproduce: distsim run {path}",
+            r.expectations_failed
+        );
+        n += 1;
+    }
+    assert!(n >= 7, "only {n} zab scenarios found");
+}
+
+#[test]
+fn correct_zab_survives_2000_seeds_of_crashes_partitions_pauses_and_loss() {
+    let path = "scenarios/zab/chaos.ron";
+    let text = distsim::bundled::get(path).expect("bundled");
+    let results = distsim::cli::sweep(text, path, 0..2000, false).unwrap();
+    for r in &results {
+        assert!(
+            r.violation.is_none() && r.expectations_failed.is_empty() && !r.step_limit_hit,
+            "seed {} failed: {:?} {:?}\nreproduce: distsim run {path} --seed {}",
+            r.seed,
+            r.violation,
+            r.expectations_failed,
+            r.seed
+        );
+    }
+}
