@@ -12,6 +12,14 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
 
+/// Prints a line to stdout, ignoring a closed pipe (`distsim list | head` must not panic).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// Exit codes: 0 all held, 1 a violation or failed expectation, 2 bad input.
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
@@ -140,7 +148,7 @@ pub fn run(args: RunArgs) -> i32 {
     };
     match args.format {
         Format::Json => {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&report).expect("report serializes")
             );
@@ -464,17 +472,20 @@ pub fn check(file: &str, seeds: &str, jobs: Option<usize>, format: Format) -> i3
             expectation_failures: unmet,
             failures: violating.clone(),
         };
-        println!("{}", serde_json::to_string_pretty(&r).expect("serializes"));
+        outln!("{}", serde_json::to_string_pretty(&r).expect("serializes"));
     } else {
         for r in &violating {
             let v = r.violation.as_ref().expect("filtered");
-            println!(
+            outln!(
                 "seed {}: {} violated at {}: {}",
-                r.seed, v.invariant, v.at, v.explanation
+                r.seed,
+                v.invariant,
+                v.at,
+                v.explanation
             );
-            println!("  reproduce: distsim run {file} --seed {}", r.seed);
+            outln!("  reproduce: distsim run {file} --seed {}", r.seed);
         }
-        println!(
+        outln!(
             "{} of {} seeds violated an invariant; {} missed an expectation; {} hit the step limit",
             violating.len(),
             total,
@@ -482,7 +493,7 @@ pub fn check(file: &str, seeds: &str, jobs: Option<usize>, format: Format) -> i3
             limited
         );
         if let Some(first) = violating.first() {
-            println!("first violating seed: {}", first.seed);
+            outln!("first violating seed: {}", first.seed);
         }
     }
     if violating.is_empty() {
@@ -497,7 +508,7 @@ pub fn validate(files: &[String]) -> i32 {
     for f in files {
         let res = read(f).and_then(|t| registry::load(&t, f, &RunOptions::default()).map(|_| ()));
         match res {
-            Ok(()) => println!("{f}: ok"),
+            Ok(()) => outln!("{f}: ok"),
             Err(e) => {
                 eprintln!("{e}");
                 code = EXIT_BAD_INPUT;
@@ -508,15 +519,15 @@ pub fn validate(files: &[String]) -> i32 {
 }
 
 pub fn list() -> i32 {
-    println!("protocols:");
+    outln!("protocols:");
     for p in PROTOCOLS {
-        println!("  {:<12} {}", p.name, p.summary);
+        outln!("  {:<20} {}", p.name, p.summary);
     }
-    println!("\nbundled scenarios (run with `distsim run PATH`):");
+    outln!("\nbundled scenarios (run with `distsim run PATH`):");
     for (path, text) in bundled::BUNDLED {
         match scenario::peek_protocol(text, path) {
-            Ok(s) => println!("  {path:<48} {}", s.title),
-            Err(e) => println!("  {path:<48} (invalid: {e})"),
+            Ok(s) => outln!("  {path:<48} {}", s.title),
+            Err(e) => outln!("  {path:<48} (invalid: {e})"),
         }
     }
     EXIT_OK

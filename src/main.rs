@@ -148,7 +148,10 @@ fn main() {
                 };
                 distsim::bench::engine(nodes, deliveries, level)
             };
-            println!("{}", r.line());
+            {
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stdout(), "{}", r.line());
+            }
             cli::EXIT_OK
         }
         None => app(cli),

@@ -29,7 +29,7 @@ use crate::sim::client::{
     ClientId, ClientRef, ClientReply, ClientRequest, History, HistoryEntry, Op, Outcome, Target,
     Workload,
 };
-use crate::sim::control::{Action, LinkPatch};
+use crate::sim::control::Action;
 use crate::sim::invariant::{Invariant, Violation, World};
 use crate::sim::metrics::Metrics;
 use crate::sim::network::{LinkParams, Network};
@@ -775,9 +775,6 @@ impl<P: Protocol> Sim<P> {
 
     fn perform(&mut self, action: Action) {
         let id = |s: &Self, name: &str| s.node_id(name).expect("names are validated");
-        let ids = |s: &Self, names: &[String]| -> Vec<NodeId> {
-            names.iter().map(|n| id(s, n)).collect()
-        };
         match &action {
             Action::Crash(n) => {
                 let n = id(self, n);
@@ -851,47 +848,10 @@ impl<P: Protocol> Sim<P> {
                     self.push(now, 0, item);
                 }
             }
-            Action::Partition(groups) => {
-                let groups: Vec<Vec<NodeId>> = groups.iter().map(|g| ids(self, g)).collect();
-                self.net.partition(&groups);
-                self.record_network(&action);
-            }
-            Action::PartitionOneway { from, to } => {
-                let (f, t) = (ids(self, from), ids(self, to));
-                self.net.partition_oneway(&f, &t);
-                self.record_network(&action);
-            }
-            Action::Heal => {
-                self.net.heal();
-                self.record_network(&action);
-            }
-            Action::Cut(a, b) => {
-                let (a, b) = (id(self, a), id(self, b));
-                self.net.cut(a, b);
-                self.net.cut(b, a);
-                self.record_network(&action);
-            }
-            Action::CutOneway(a, b) => {
-                let (a, b) = (id(self, a), id(self, b));
-                self.net.cut(a, b);
-                self.record_network(&action);
-            }
-            Action::HealLink(a, b) => {
-                let (a, b) = (id(self, a), id(self, b));
-                self.net.heal_link(a, b);
-                self.net.heal_link(b, a);
-                self.record_network(&action);
-            }
-            Action::Hold(a, b) => {
-                let (a, b) = (id(self, a), id(self, b));
-                self.net.hold(a, b);
-                self.net.hold(b, a);
-                self.record_network(&action);
-            }
-            Action::Release(a, b) => {
-                let (a, b) = (id(self, a), id(self, b));
-                self.net.release(a, b);
-                self.net.release(b, a);
+            Action::Release(..) => {
+                let names = &self.setup.names;
+                self.net
+                    .apply(&action, |n| names.iter().position(|x| x == n));
                 self.record_network(&action);
                 // Held messages go out in the order they arrived at the hold.
                 let (go, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
@@ -902,19 +862,6 @@ impl<P: Protocol> Sim<P> {
                 for e in go {
                     self.push(now, 0, e);
                 }
-            }
-            Action::SetLink { a, b, patch } => {
-                let (a, b) = (id(self, a), id(self, b));
-                for (x, y) in [(a, b), (b, a)] {
-                    let mut p = self.net.params(x, y).clone();
-                    apply_patch(&mut p, patch);
-                    self.net.set_params(x, y, p);
-                }
-                self.record_network(&action);
-            }
-            Action::SetNetwork(patch) => {
-                apply_patch(&mut self.net.defaults, patch);
-                self.record_network(&action);
             }
             Action::FireTimer(n) => {
                 let n = id(self, n);
@@ -942,6 +889,20 @@ impl<P: Protocol> Sim<P> {
                         },
                     );
                 }
+            }
+            Action::Partition(_)
+            | Action::PartitionOneway { .. }
+            | Action::Heal
+            | Action::Cut(..)
+            | Action::CutOneway(..)
+            | Action::HealLink(..)
+            | Action::Hold(..)
+            | Action::SetLink { .. }
+            | Action::SetNetwork(_) => {
+                let names = &self.setup.names;
+                self.net
+                    .apply(&action, |n| names.iter().position(|x| x == n));
+                self.record_network(&action);
             }
             Action::SetDrift(n, ppm) => {
                 let n = id(self, n);
@@ -1259,20 +1220,5 @@ impl<P: Protocol> Sim<P> {
             );
             self.violations.push(v);
         }
-    }
-}
-
-fn apply_patch(p: &mut LinkParams, patch: &LinkPatch) {
-    if let Some(l) = &patch.latency {
-        p.latency = l.clone();
-    }
-    if let Some(d) = patch.drop {
-        p.drop = d;
-    }
-    if let Some(d) = patch.duplicate {
-        p.duplicate = d;
-    }
-    if let Some(f) = patch.fifo {
-        p.fifo = f;
     }
 }

@@ -16,6 +16,7 @@
 //! it is held wait, and are delivered in order when it is released.
 
 use crate::sim::actor::NodeId;
+use crate::sim::control::{Action, LinkPatch};
 use crate::sim::time::SimTime;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -128,6 +129,24 @@ impl Default for LinkParams {
             drop: 0.0,
             duplicate: 0.0,
             fifo: false,
+        }
+    }
+}
+
+impl LinkParams {
+    /// Overwrites the fields the patch sets.
+    pub fn patch(&mut self, patch: &LinkPatch) {
+        if let Some(l) = &patch.latency {
+            self.latency = l.clone();
+        }
+        if let Some(d) = patch.drop {
+            self.drop = d;
+        }
+        if let Some(d) = patch.duplicate {
+            self.duplicate = d;
+        }
+        if let Some(f) = patch.fifo {
+            self.fifo = f;
         }
     }
 }
@@ -256,6 +275,57 @@ impl Network {
     }
     pub fn release(&mut self, from: NodeId, to: NodeId) {
         self.held.remove(&(from, to));
+    }
+
+    /// Applies a network action (partition, heal, cut, hold, link settings), naming nodes
+    /// through `id`. Returns false for actions that are not about the network. The engine and
+    /// the app's redraw of past instants both use this, so they cannot disagree.
+    pub fn apply(&mut self, action: &Action, id: impl Fn(&str) -> Option<NodeId>) -> bool {
+        let ids = |v: &[String]| v.iter().filter_map(|n| id(n)).collect::<Vec<_>>();
+        let pair = |a: &str, b: &str| id(a).zip(id(b));
+        match action {
+            Action::Partition(groups) => {
+                let g: Vec<Vec<NodeId>> = groups.iter().map(|g| ids(g)).collect();
+                self.partition(&g);
+            }
+            Action::PartitionOneway { from, to } => self.partition_oneway(&ids(from), &ids(to)),
+            Action::Heal => self.heal(),
+            Action::Cut(a, b)
+            | Action::CutOneway(a, b)
+            | Action::HealLink(a, b)
+            | Action::Hold(a, b)
+            | Action::Release(a, b) => {
+                let Some((a, b)) = pair(a, b) else {
+                    return true;
+                };
+                let both = !matches!(action, Action::CutOneway(..));
+                for (x, y) in if both {
+                    vec![(a, b), (b, a)]
+                } else {
+                    vec![(a, b)]
+                } {
+                    match action {
+                        Action::Cut(..) | Action::CutOneway(..) => self.cut(x, y),
+                        Action::HealLink(..) => self.heal_link(x, y),
+                        Action::Hold(..) => self.hold(x, y),
+                        _ => self.release(x, y),
+                    }
+                }
+            }
+            Action::SetLink { a, b, patch } => {
+                let Some((a, b)) = pair(a, b) else {
+                    return true;
+                };
+                for (x, y) in [(a, b), (b, a)] {
+                    let mut p = self.params(x, y).clone();
+                    p.patch(patch);
+                    self.set_params(x, y, p);
+                }
+            }
+            Action::SetNetwork(patch) => self.defaults.patch(patch),
+            _ => return false,
+        }
+        true
     }
 
     /// The current two-way groups (empty when not partitioned), for drawing.

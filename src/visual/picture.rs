@@ -195,50 +195,11 @@ impl TraceIndex {
     /// The network (partitions, cuts, holds) as it was at `t`.
     pub fn network_at(&self, t: SimTime, names: &[String]) -> Network {
         let mut net = Network::new(self.nodes, LinkParams::default());
-        let id = |n: &String| names.iter().position(|x| x == n);
-        let ids = |v: &[String]| v.iter().filter_map(id).collect::<Vec<_>>();
         for (at, a) in &self.network {
             if *at > t {
                 break;
             }
-            match a {
-                Action::Partition(groups) => {
-                    let g: Vec<Vec<NodeId>> = groups.iter().map(|g| ids(g)).collect();
-                    net.partition(&g);
-                }
-                Action::PartitionOneway { from, to } => net.partition_oneway(&ids(from), &ids(to)),
-                Action::Heal => net.heal(),
-                Action::Cut(a, b) => {
-                    if let (Some(a), Some(b)) = (id(a), id(b)) {
-                        net.cut(a, b);
-                        net.cut(b, a);
-                    }
-                }
-                Action::CutOneway(a, b) => {
-                    if let (Some(a), Some(b)) = (id(a), id(b)) {
-                        net.cut(a, b);
-                    }
-                }
-                Action::HealLink(a, b) => {
-                    if let (Some(a), Some(b)) = (id(a), id(b)) {
-                        net.heal_link(a, b);
-                        net.heal_link(b, a);
-                    }
-                }
-                Action::Hold(a, b) => {
-                    if let (Some(a), Some(b)) = (id(a), id(b)) {
-                        net.hold(a, b);
-                        net.hold(b, a);
-                    }
-                }
-                Action::Release(a, b) => {
-                    if let (Some(a), Some(b)) = (id(a), id(b)) {
-                        net.release(a, b);
-                        net.release(b, a);
-                    }
-                }
-                _ => {}
-            }
+            net.apply(a, |n| names.iter().position(|x| x == n));
         }
         net
     }
