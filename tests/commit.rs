@@ -923,7 +923,7 @@ fn three_pc_sweep_with_crashes_and_restarts() {
 }
 
 /// Outside its fault model 3PC is unsafe, and the checker finds it: with partitions added to
-/// the chaos, some seeds violate Atomicity (about 8% of them; see docs/commit.md).
+/// the chaos, some seeds violate Atomicity (about 8% of them; see the README).
 #[test]
 fn three_pc_sweep_with_partitions_finds_atomicity_violations() {
     let path = "scenarios/three_phase_commit/chaos.ron";

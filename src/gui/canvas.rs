@@ -361,7 +361,7 @@ pub fn show(ui: &mut egui::Ui, scene: &Scene, st: &mut CanvasState) -> CanvasInp
     let msg_r = (g.radius * 0.28).clamp(3.0, 9.0);
     let mut hovered_msg: Option<&MessagePic> = None;
     for m in scene.messages {
-        let p = pos[m.from] + (pos[m.to] - pos[m.from]) * m.progress;
+        let p = along(pos[m.from], pos[m.to], g.radius, m.progress);
         let c = style::kind_color(scene.kinds, m.kind);
         painter.circle_filled(p, msg_r, c);
         painter.circle_stroke(p, msg_r, Stroke::new(1.0, Color32::BLACK));
@@ -379,7 +379,7 @@ pub fn show(ui: &mut egui::Ui, scene: &Scene, st: &mut CanvasState) -> CanvasInp
     }
     // Losses: a burst that grows and fades where the message was lost.
     for b in scene.bursts {
-        let p = pos[b.from] + (pos[b.to] - pos[b.from]) * b.progress;
+        let p = along(pos[b.from], pos[b.to], g.radius, b.progress);
         let a = 1.0 - b.age;
         let c = style::with_alpha(style::kind_color(scene.kinds, b.kind), a);
         let r = msg_r * (1.0 + 2.5 * b.age);
@@ -395,8 +395,15 @@ pub fn show(ui: &mut egui::Ui, scene: &Scene, st: &mut CanvasState) -> CanvasInp
         );
     }
 
-    draw_log_table(&painter, rect, scene, big);
-    draw_legend(&painter, rect, scene, big);
+    // Leave room for the violation banner at the top.
+    let top = if scene.violation.is_some() {
+        rect.min.y + 64.0
+    } else {
+        rect.min.y
+    };
+    let below_banner = Rect::from_min_max(Pos2::new(rect.min.x, top), rect.max);
+    draw_log_table(&painter, below_banner, scene, big);
+    draw_legend(&painter, below_banner, scene, big);
 
     if let Some(text) = scene.caption {
         let galley = painter.layout(
@@ -571,6 +578,20 @@ pub fn show(ui: &mut egui::Ui, scene: &Scene, st: &mut CanvasState) -> CanvasInp
     });
     let _ = g.rect;
     input
+}
+
+/// A point `progress` of the way along a link, between the two nodes' rims (so a message never
+/// hides under a node).
+fn along(from: Pos2, to: Pos2, radius: f32, progress: f32) -> Pos2 {
+    let d = to - from;
+    let len = d.length();
+    if len <= 2.0 * radius + 1.0 {
+        return from + d * progress;
+    }
+    let dir = d / len;
+    let a = from + dir * radius;
+    let b = to - dir * radius;
+    a + (b - a) * progress
 }
 
 fn tooltip(painter: &egui::Painter, at: Pos2, text: &str, big: bool) {

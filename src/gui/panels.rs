@@ -29,7 +29,7 @@ pub struct UiState {
     pub canvas: CanvasState,
     pub presentation: bool,
     /// `--frames N`: frames left to measure, and the measured system times (ms).
-    measure: Option<(u32, Vec<f64>)>,
+    measure: Option<(u32, Vec<f64>, Vec<f64>)>,
     /// Presentation mode goes full screen (not in screenshot mode, which keeps the window size).
     fullscreen_allowed: bool,
     pub help: bool,
@@ -67,7 +67,7 @@ impl UiState {
     pub fn new(interactive: bool, presentation: bool, measure_frames: Option<u32>) -> Self {
         UiState {
             playing: interactive,
-            measure: measure_frames.map(|n| (n, Vec::new())),
+            measure: measure_frames.map(|n| (n, Vec::new(), Vec::new())),
             fullscreen_allowed: interactive,
             speed: 0.5,
             canvas: CanvasState::default(),
@@ -211,7 +211,8 @@ pub fn ui(
     }
     let ms = work_start.elapsed().as_secs_f64() * 1e3;
     state.frame_ms = 0.9 * state.frame_ms + 0.1 * ms;
-    if let Some((left, times)) = &mut state.measure {
+    if let Some((left, times, walls)) = &mut state.measure {
+        walls.push(time.delta_secs_f64() * 1e3);
         state.speed = 1.0;
         state.playing = true;
         times.push(ms);
@@ -222,8 +223,9 @@ pub fn ui(
             let mean = sorted.iter().sum::<f64>() / sorted.len() as f64;
             let p95 = sorted[(sorted.len() - 1) * 95 / 100];
             println!(
-                "frames={} sim_ui_ms_mean={mean:.2} sim_ui_ms_p95={p95:.2} events={} in_flight_last={}",
+                "frames={} sim_ui_ms_mean={mean:.2} sim_ui_ms_p95={p95:.2} frame_wall_ms_mean={:.1} events={} in_flight_last={}",
                 sorted.len(),
+                walls.iter().skip(10).sum::<f64>() / walls.len().saturating_sub(10).max(1) as f64,
                 s.sim.trace().len(),
                 picture::messages_at(s.sim.trace(), s.cursor, SimTime::from_secs(30)).len()
             );
