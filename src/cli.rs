@@ -58,6 +58,9 @@ pub struct RunArgs {
     pub trace: Option<String>,
     pub format: Format,
     pub events: EventsShown,
+    /// Keep only the last N events in memory (a bounded trace for long runs); the digest and
+    /// counts still cover the whole run.
+    pub keep_events: Option<usize>,
 }
 
 #[derive(Serialize)]
@@ -94,6 +97,7 @@ pub fn run(args: RunArgs) -> i32 {
     let opts = RunOptions {
         seed: args.seed,
         trace_level: TraceLevel::Full,
+        trace_cap: args.keep_events.filter(|&n| n > 0),
         ..Default::default()
     };
     let Loaded { info, mut sim } = match registry::load(&text, &args.file, &opts) {

@@ -52,6 +52,9 @@ enum Command {
         /// Which events to print in text format.
         #[arg(long, value_enum, default_value = "notable")]
         events: EventsShown,
+        /// Keep only the last N events in memory (long runs); the digest covers them all.
+        #[arg(long)]
+        keep_events: Option<usize>,
     },
     /// Run a seed sweep in parallel and report every seed that violates an invariant.
     Check {
@@ -109,6 +112,7 @@ fn main() {
             trace,
             format,
             events,
+            keep_events,
         }) => cli::run(cli::RunArgs {
             file,
             seed,
@@ -116,6 +120,7 @@ fn main() {
             trace,
             format,
             events,
+            keep_events,
         }),
         Some(Command::Check {
             file,
