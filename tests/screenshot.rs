@@ -64,7 +64,7 @@ fn the_app_renders_nodes_messages_and_partitions() {
         return;
     };
     assert_eq!((w, h), (1280, 800));
-    let amber = count_near(&rgb, [0xf5, 0x9f, 0x00], 12); // a node holding a token
+    let amber = count_near(&rgb, [0xff, 0x8c, 0x1a], 12); // a node holding a token (Tone::Leader)
     let grey = count_near(&rgb, [0x6c, 0x75, 0x85], 12); // relay nodes
     let token = count_near(&rgb, [0x4d, 0xd0, 0xe1], 16); // the Token message colour (legend and wire)
     assert!(

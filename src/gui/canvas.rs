@@ -76,13 +76,14 @@ impl Geometry {
     }
 }
 
-fn geometry(rect: Rect, n: usize, world: &[[f32; 2]], st: &CanvasState) -> Geometry {
+/// `reserve_right`: width kept free on the right for the log table.
+fn geometry(rect: Rect, n: usize, world: &[[f32; 2]], st: &CanvasState, reserve_right: f32) -> Geometry {
     let zoom = if st.zoom == 0.0 { 1.0 } else { st.zoom };
     let top_space = 60.0;
-    let bottom_space = 150.0; // caption and log table
+    let bottom_space = 130.0; // the caption
     let usable = Rect::from_min_max(
         rect.min + Vec2::new(0.0, top_space),
-        rect.max - Vec2::new(0.0, bottom_space),
+        rect.max - Vec2::new(reserve_right, bottom_space),
     );
     let scale = usable.width().min(usable.height()).max(100.0) * 0.40 * zoom;
     let center = usable.center() + st.pan;
@@ -140,7 +141,7 @@ pub fn show(ui: &mut egui::Ui, scene: &Scene, st: &mut CanvasState) -> CanvasInp
     let rect = response.rect;
     painter.rect_filled(rect, CornerRadius::ZERO, style::CANVAS);
     let n = scene.names.len();
-    let g = geometry(rect, n, scene.world, st);
+    let g = geometry(rect, n, scene.world, st, right_column_width(rect, scene));
     let pos: Vec<Pos2> = scene.world.iter().map(|w| g.to_screen(*w)).collect();
     let pointer = response.hover_pos();
     let hovered_node = pointer.and_then(|p| node_at(&g, scene.world, p));
@@ -403,7 +404,9 @@ pub fn show(ui: &mut egui::Ui, scene: &Scene, st: &mut CanvasState) -> CanvasInp
     };
     let below_banner = Rect::from_min_max(Pos2::new(rect.min.x, top), rect.max);
     draw_log_table(&painter, below_banner, scene, big);
-    draw_legend(&painter, below_banner, scene, big);
+    let legend_x = below_banner.max.x - right_column_width(rect, scene) + 4.0;
+    let legend_y = below_banner.min.y + log_table_height(rect, scene) + 8.0;
+    draw_legend(&painter, Pos2::new(legend_x, legend_y), scene, big);
 
     if let Some(text) = scene.caption {
         let galley = painter.layout(
@@ -620,6 +623,33 @@ fn tooltip(painter: &egui::Painter, at: Pos2, text: &str, big: bool) {
     painter.galley(r.min + Vec2::new(8.0, 5.0), galley, style::TEXT);
 }
 
+/// The right-hand column holds the log table (if any) and the legend; the topology keeps clear.
+fn right_column_width(rect: Rect, scene: &Scene) -> f32 {
+    let legend = if scene.big_text { 250.0 } else { 200.0 };
+    log_table_width(rect, scene).max(legend)
+}
+
+/// Height of the log table, with its header (0 when there is none).
+fn log_table_height(rect: Rect, scene: &Scene) -> f32 {
+    if log_table_width(rect, scene) == 0.0 {
+        return 0.0;
+    }
+    let bw = if scene.big_text { 26.0 } else { 22.0 };
+    scene.names.len() as f32 * (bw + 4.0) + 40.0
+}
+
+/// Width of the log table (0 when there is none).
+fn log_table_width(rect: Rect, scene: &Scene) -> f32 {
+    let n = scene.names.len();
+    let max_entries = scene.views.iter().flatten().map(|v| v.entries.len()).max().unwrap_or(0);
+    if max_entries == 0 || n > 12 {
+        return 0.0;
+    }
+    let bw = if scene.big_text { 26.0 } else { 22.0 };
+    let shown = max_entries.min(((rect.width() * 0.3 - 60.0) / (bw + 2.0)).max(4.0) as usize);
+    (56.0 + shown as f32 * (bw + 2.0)).max(if scene.big_text { 300.0 } else { 230.0 }) + 20.0
+}
+
 /// The logs (RaftScope style): one row per node, boxes coloured by term, committed ones solid.
 fn draw_log_table(painter: &egui::Painter, rect: Rect, scene: &Scene, big: bool) {
     let n = scene.names.len();
@@ -636,8 +666,8 @@ fn draw_log_table(painter: &egui::Painter, rect: Rect, scene: &Scene, big: bool)
         .map(|v| v.entries.len())
         .max()
         .unwrap_or(0);
-    let shown = max_entries.min(((rect.width() * 0.32 - 60.0) / (bw + 2.0)).max(4.0) as usize);
-    let width = (56.0 + shown as f32 * (bw + 2.0)).max(if big { 330.0 } else { 260.0 });
+    let width = log_table_width(rect, scene) - 20.0;
+    let shown = (((width - 56.0) / (bw + 2.0)) as usize).min(max_entries);
     let x0 = rect.max.x - width - 12.0;
     let y0 = rect.min.y + 34.0;
     let panel = Rect::from_min_size(
@@ -652,7 +682,7 @@ fn draw_log_table(painter: &egui::Painter, rect: Rect, scene: &Scene, big: bool)
     painter.text(
         Pos2::new(x0, y0 - 18.0),
         Align2::LEFT_TOP,
-        "log: colour = term, filled = committed",
+        "log (colour: term; filled: committed)",
         font(12.0, big),
         style::TEXT_DIM,
     );
@@ -695,9 +725,9 @@ fn draw_log_table(painter: &egui::Painter, rect: Rect, scene: &Scene, big: bool)
     }
 }
 
-fn draw_legend(painter: &egui::Painter, rect: Rect, scene: &Scene, big: bool) {
-    let mut y = rect.min.y + 14.0;
-    let x = rect.min.x + 14.0;
+fn draw_legend(painter: &egui::Painter, at: Pos2, scene: &Scene, big: bool) {
+    let mut y = at.y + 14.0;
+    let x = at.x + 14.0;
     painter.text(
         Pos2::new(x, y),
         Align2::LEFT_TOP,

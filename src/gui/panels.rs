@@ -196,12 +196,12 @@ pub fn ui(
     if !state.presentation {
         if state.panel_left {
             egui::Panel::left("browser")
-                .default_size(290.0)
+                .default_size(250.0)
                 .resizable(true)
                 .show(&mut root, |ui| browser(ui, s, state));
         }
         egui::Panel::right("inspector")
-            .default_size(330.0)
+            .default_size(300.0)
             .resizable(true)
             .show(&mut root, |ui| inspector(ui, s, state));
     }
@@ -365,6 +365,9 @@ fn keyboard(
             state.canvas.selected.clear();
             state.canvas.selected_link = None;
         }
+    }
+    if ctx.input(|i| i.modifiers.command && i.key_pressed(Key::S)) {
+        save_session(s, state);
     }
     if ctx.input(|i| i.modifiers.command && i.key_pressed(Key::Q)) {
         exit.write(AppExit::Success);
@@ -636,6 +639,27 @@ fn timeline_bar(root: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
 }
 
 fn browser(ui: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
+    // One scroll area for the whole panel, so Open and Save stay reachable under a long
+    // description.
+    egui::ScrollArea::vertical()
+        .id_salt("browser-panel")
+        .show(ui, |ui| browser_contents(ui, s, state));
+}
+
+fn save_session(s: &Session, state: &mut UiState) {
+    let result = s
+        .save()
+        .map_err(|e| e.to_string())
+        .and_then(|text| std::fs::write(&state.save_path, text).map_err(|e| e.to_string()));
+    match result {
+        Ok(()) => {
+            state.status = format!("saved {} ({} actions)", state.save_path, s.actions.len())
+        }
+        Err(e) => state.error = Some(format!("cannot save: {e}")),
+    }
+}
+
+fn browser_contents(ui: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
     ui.heading("Scenario");
     ui.label(RichText::new(&s.info.description).size(15.0));
     ui.label(
@@ -654,7 +678,7 @@ fn browser(ui: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
     let mut open: Option<(&str, &str)> = None;
     egui::ScrollArea::vertical()
         .id_salt("browser")
-        .max_height(ui.available_height() - 170.0)
+        .max_height(320.0)
         .show(ui, |ui| {
             let mut protocols: Vec<&str> = Vec::new();
             for (p, _) in crate::bundled::BUNDLED {
@@ -713,20 +737,10 @@ fn browser(ui: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
         ui.add(egui::TextEdit::singleline(&mut state.save_path).desired_width(180.0));
         if ui
             .button("Save")
-            .on_hover_text("Writes the scenario with your actions; it replays exactly")
+            .on_hover_text("Writes the scenario with your actions; it replays exactly (Ctrl+S)")
             .clicked()
         {
-            match s
-                .save()
-                .map_err(|e| e.to_string())
-                .and_then(|text| std::fs::write(&state.save_path, text).map_err(|e| e.to_string()))
-            {
-                Ok(()) => {
-                    state.status =
-                        format!("saved {} ({} actions)", state.save_path, s.actions.len())
-                }
-                Err(e) => state.error = Some(format!("cannot save: {e}")),
-            }
+            save_session(s, state);
         }
     });
     if !state.status.is_empty() {
@@ -1115,6 +1129,7 @@ fn help_window(ctx: &egui::Context, state: &mut UiState) {
                 ("R", "restart from time zero (same seed, same actions)"),
                 ("P or F11", "presentation mode: large text, no side panels"),
                 ("B", "show / hide the scenario browser"),
+                ("Ctrl+S", "save the session as a scenario (path in the left panel)"),
                 ("?", "this help"),
                 ("Esc", "close help, leave presentation, clear selection"),
                 ("click", "select a node, a link or a message"),

@@ -16,11 +16,11 @@ pub const CAPTION_BG: Color32 = Color32::from_rgba_premultiplied(10, 12, 16, 225
 
 pub fn tone(t: Tone) -> Color32 {
     match t {
-        Tone::Leader => Color32::from_rgb(0xf5, 0x9f, 0x00),
+        Tone::Leader => Color32::from_rgb(0xff, 0x8c, 0x1a),
         Tone::Candidate => Color32::from_rgb(0x4d, 0xab, 0xf7),
         Tone::Follower => Color32::from_rgb(0x5c, 0x7c, 0x99),
         Tone::Good => Color32::from_rgb(0x40, 0xc0, 0x57),
-        Tone::Warning => Color32::from_rgb(0xfa, 0xb0, 0x05),
+        Tone::Warning => Color32::from_rgb(0xee, 0xdc, 0x5b),
         Tone::Bad => Color32::from_rgb(0xe0, 0x31, 0x31),
         Tone::Neutral => Color32::from_rgb(0x6c, 0x75, 0x85),
     }

@@ -1137,13 +1137,15 @@ impl Protocol for Zab {
     fn view(&self) -> NodeView {
         let (role, tone, phase) = match &self.role {
             Role::Looking { .. } => ("looking", Tone::Candidate, "election"),
-            Role::Following { synced: false, .. } => ("follower", Tone::Warning, "discovery"),
+            // One colour per role label (the app's legend maps labels to colours); the phase
+            // is a field.
+            Role::Following { synced: false, .. } => ("syncing", Tone::Warning, "discovery"),
             Role::Following { synced: true, .. } => ("follower", Tone::Follower, "broadcast"),
             Role::Leading(l) => match l.stage {
                 LeaderStage::Discovery | LeaderStage::AwaitAckEpoch => {
-                    ("leader", Tone::Candidate, "discovery")
+                    ("leader", Tone::Leader, "discovery")
                 }
-                LeaderStage::Synchronization => ("leader", Tone::Candidate, "synchronization"),
+                LeaderStage::Synchronization => ("leader", Tone::Leader, "synchronization"),
                 LeaderStage::Broadcast => ("leader", Tone::Leader, "broadcast"),
             },
         };
