@@ -77,7 +77,13 @@ impl Geometry {
 }
 
 /// `reserve_right`: width kept free on the right for the log table.
-fn geometry(rect: Rect, n: usize, world: &[[f32; 2]], st: &CanvasState, reserve_right: f32) -> Geometry {
+fn geometry(
+    rect: Rect,
+    n: usize,
+    world: &[[f32; 2]],
+    st: &CanvasState,
+    reserve_right: f32,
+) -> Geometry {
     let zoom = if st.zoom == 0.0 { 1.0 } else { st.zoom };
     let top_space = 60.0;
     let bottom_space = 130.0; // the caption
@@ -641,7 +647,13 @@ fn log_table_height(rect: Rect, scene: &Scene) -> f32 {
 /// Width of the log table (0 when there is none).
 fn log_table_width(rect: Rect, scene: &Scene) -> f32 {
     let n = scene.names.len();
-    let max_entries = scene.views.iter().flatten().map(|v| v.entries.len()).max().unwrap_or(0);
+    let max_entries = scene
+        .views
+        .iter()
+        .flatten()
+        .map(|v| v.entries.len())
+        .max()
+        .unwrap_or(0);
     if max_entries == 0 || n > 12 {
         return 0.0;
     }

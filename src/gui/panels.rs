@@ -102,14 +102,32 @@ impl UiState {
     }
 }
 
+impl UiState {
+    /// Violations and pause points up to the cursor count as seen: moving the cursor by hand
+    /// does not stop playback on them again.
+    fn mark_seen(&mut self, s: &Session) {
+        self.violations_seen = s
+            .index
+            .violations
+            .iter()
+            .filter(|(t, _)| *t <= s.cursor)
+            .count();
+        self.pause_points_seen = s
+            .index
+            .pause_points
+            .iter()
+            .filter(|(t, _)| *t <= s.cursor)
+            .count();
+    }
+}
+
 fn open_into(session: &mut Session, state: &mut UiState, text: &str, file: &str) {
     match Session::open(text, file, None) {
         Ok(s) => {
             *session = s;
             state.error = None;
             state.playing = true;
-            state.violations_seen = 0;
-            state.pause_points_seen = 0;
+            state.mark_seen(session);
             state.canvas = CanvasState::default();
             state.seed_edit = session.seed;
             state.status = format!("opened {file}");
@@ -342,8 +360,7 @@ fn keyboard(
     }
     if pressed(Key::R) {
         s.restart();
-        state.violations_seen = 0;
-        state.pause_points_seen = 0;
+        state.mark_seen(s);
     }
     if ctx.input(|i| {
         i.key_pressed(Key::Questionmark) || (i.modifiers.shift && i.key_pressed(Key::Slash))
@@ -443,8 +460,7 @@ fn top_bar(root: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
                         >> 16;
                 }
                 s.reseed(state.seed_edit);
-                state.violations_seen = 0;
-                state.pause_points_seen = 0;
+                state.mark_seen(s);
             }
             if ui
                 .button("⟲ Restart")
@@ -452,8 +468,7 @@ fn top_bar(root: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
                 .clicked()
             {
                 s.restart();
-                state.violations_seen = 0;
-                state.pause_points_seen = 0;
+                state.mark_seen(s);
             }
             ui.separator();
             if ui
@@ -603,18 +618,7 @@ fn timeline_bar(root: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
                 let t =
                     hovered.map_or_else(|| axis.time_at(pointer.map_or(cx, |p| p.x)), |m| m.time);
                 s.seek(t);
-                state.violations_seen = s
-                    .index
-                    .violations
-                    .iter()
-                    .filter(|(v, _)| *v <= s.cursor)
-                    .count();
-                state.pause_points_seen = s
-                    .index
-                    .pause_points
-                    .iter()
-                    .filter(|(v, _)| *v <= s.cursor)
-                    .count();
+                state.mark_seen(s);
             } else if resp.dragged()
                 && let Some(p) = resp.interact_pointer_pos()
             {
@@ -622,18 +626,7 @@ fn timeline_bar(root: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
                 let t = axis.time_at(p.x);
                 // Forwards is budgeted so a long drag never freezes the window.
                 s.advance_to(t, 50_000);
-                state.violations_seen = s
-                    .index
-                    .violations
-                    .iter()
-                    .filter(|(v, _)| *v <= s.cursor)
-                    .count();
-                state.pause_points_seen = s
-                    .index
-                    .pause_points
-                    .iter()
-                    .filter(|(v, _)| *v <= s.cursor)
-                    .count();
+                state.mark_seen(s);
             }
         });
 }
@@ -652,9 +645,7 @@ fn save_session(s: &Session, state: &mut UiState) {
         .map_err(|e| e.to_string())
         .and_then(|text| std::fs::write(&state.save_path, text).map_err(|e| e.to_string()));
     match result {
-        Ok(()) => {
-            state.status = format!("saved {} ({} actions)", state.save_path, s.actions.len())
-        }
+        Ok(()) => state.status = format!("saved {} ({} actions)", state.save_path, s.actions.len()),
         Err(e) => state.error = Some(format!("cannot save: {e}")),
     }
 }
