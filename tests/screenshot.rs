@@ -89,3 +89,30 @@ fn without_a_display_the_app_explains_and_exits_2() {
         "{err}"
     );
 }
+
+#[test]
+fn without_a_gpu_the_app_explains_and_exits_2() {
+    if !have_xvfb() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide xvfb-run (see .ci/run)"
+        );
+        eprintln!("skipped: xvfb-run is not installed");
+        return;
+    }
+    // No Vulkan driver at all: Bevy cannot find an adapter.
+    let out = Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1280x1024x24"])
+        .arg(env!("CARGO_BIN_EXE_distsim"))
+        .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
+        .env("WGPU_BACKEND", "vulkan")
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot start here") && err.contains("distsim run"),
+        "{err}"
+    );
+}

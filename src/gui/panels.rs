@@ -22,6 +22,61 @@ use std::time::Instant;
 /// Simulation work allowed per frame, in wall time.
 const FRAME_BUDGET_MS: f64 = 12.0;
 
+/// The event log's kind filter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LogKind {
+    All,
+    Faults,
+    Messages,
+    Clients,
+    Protocol,
+    Violations,
+}
+
+impl LogKind {
+    const ALL: [LogKind; 6] = [
+        LogKind::All,
+        LogKind::Faults,
+        LogKind::Messages,
+        LogKind::Clients,
+        LogKind::Protocol,
+        LogKind::Violations,
+    ];
+    fn label(self) -> &'static str {
+        match self {
+            LogKind::All => "all kinds",
+            LogKind::Faults => "faults",
+            LogKind::Messages => "messages",
+            LogKind::Clients => "clients",
+            LogKind::Protocol => "notes and captions",
+            LogKind::Violations => "violations",
+        }
+    }
+    fn admits(self, kind: &EventKind) -> bool {
+        match self {
+            LogKind::All => true,
+            LogKind::Faults => matches!(
+                kind,
+                EventKind::Crash
+                    | EventKind::Restart
+                    | EventKind::Pause
+                    | EventKind::Resume
+                    | EventKind::Network { .. }
+            ),
+            LogKind::Messages => matches!(
+                kind,
+                EventKind::Send { .. } | EventKind::Deliver { .. } | EventKind::Drop { .. }
+            ),
+            LogKind::Clients => matches!(
+                kind,
+                EventKind::ClientInvoke { .. } | EventKind::ClientReturn { .. }
+            ),
+            LogKind::Protocol => matches!(kind, EventKind::Note { .. } | EventKind::Caption { .. }),
+            LogKind::Violations => matches!(kind, EventKind::Violation { .. }),
+        }
+    }
+}
+
 #[derive(Resource)]
 pub struct UiState {
     pub playing: bool,
@@ -44,7 +99,8 @@ pub struct UiState {
     /// Restart flashes: wall-clock seconds since the restart was first drawn.
     log_filter: String,
     log_node: Option<NodeId>,
-    log_messages: bool,
+    /// Event-log filter by kind of event.
+    log_kind: LogKind,
     open_path: String,
     save_path: String,
     status: String,
@@ -82,7 +138,7 @@ impl UiState {
             layout_rounds: 0,
             log_filter: String::new(),
             log_node: None,
-            log_messages: false,
+            log_kind: LogKind::All,
             open_path: String::new(),
             save_path: "session.ron".into(),
             status: String::new(),
@@ -904,7 +960,13 @@ fn event_log(ui: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
                     ui.selectable_value(&mut state.log_node, Some(i), n);
                 }
             });
-        ui.checkbox(&mut state.log_messages, "messages");
+        egui::ComboBox::from_id_salt("logkind")
+            .selected_text(state.log_kind.label())
+            .show_ui(ui, |ui| {
+                for k in LogKind::ALL {
+                    ui.selectable_value(&mut state.log_kind, k, k.label());
+                }
+            });
     });
     let t = s.cursor;
     let trace = s.sim.trace();
@@ -920,17 +982,20 @@ fn event_log(ui: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
         if rows.len() >= 150 {
             break;
         }
-        if state.log_node.is_some() && e.node != state.log_node {
+        if (state.log_node.is_some() && e.node != state.log_node) || !state.log_kind.admits(&e.kind)
+        {
             continue;
         }
         let text = match &e.kind {
-            EventKind::Send { to, msg, label, .. } if state.log_messages => format!(
-                "{} → {}: {msg} {}",
-                name(e.node),
-                names[*to],
-                label.as_deref().unwrap_or("")
-            ),
-            EventKind::Deliver { from, msg, .. } if state.log_messages => {
+            EventKind::Send { to, msg, label, .. } if state.log_kind == LogKind::Messages => {
+                format!(
+                    "{} → {}: {msg} {}",
+                    name(e.node),
+                    names[*to],
+                    label.as_deref().unwrap_or("")
+                )
+            }
+            EventKind::Deliver { from, msg, .. } if state.log_kind == LogKind::Messages => {
                 format!("{} ← {}: {msg}", name(e.node), names[*from])
             }
             EventKind::Drop {
