@@ -20,6 +20,8 @@ pub struct Scene<'a> {
     pub messages: &'a [MessagePic],
     pub bursts: &'a [BurstPic],
     pub kinds: &'a [&'static str],
+    /// The kinds sent so far: the legend lists only these (colours still follow `kinds`).
+    pub used_kinds: &'a [&'static str],
     pub groups: &'a [Vec<NodeId>],
     pub blocked: &'a [(NodeId, NodeId)],
     pub held: &'a [(NodeId, NodeId)],
@@ -138,7 +140,7 @@ fn segment_distance(p: Pos2, a: Pos2, b: Pos2) -> f32 {
 }
 
 fn font(size: f32, big: bool) -> FontId {
-    FontId::proportional(if big { size * 1.3 } else { size })
+    FontId::proportional(if big { size * 1.15 } else { size })
 }
 
 /// Draws the scene and handles pointer input; returns what the user asked for.
@@ -748,7 +750,7 @@ fn draw_legend(painter: &egui::Painter, at: Pos2, scene: &Scene, big: bool) {
         style::TEXT_DIM,
     );
     y += 18.0;
-    for k in scene.kinds {
+    for k in scene.kinds.iter().filter(|k| scene.used_kinds.contains(k)) {
         painter.circle_filled(
             Pos2::new(x + 6.0, y + 8.0),
             6.0,

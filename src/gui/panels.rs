@@ -245,7 +245,7 @@ pub fn ui(
         state.styled = true;
         state.seed_edit = s.seed;
     }
-    ctx.set_zoom_factor(if state.presentation { 1.45 } else { 1.0 });
+    ctx.set_zoom_factor(if state.presentation { 1.25 } else { 1.0 });
     let want = if state.presentation && state.fullscreen_allowed {
         WindowMode::BorderlessFullscreen(MonitorSelection::Current)
     } else {
@@ -1110,6 +1110,7 @@ fn central(ui: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
             v.nodes.as_slice(),
         )
     });
+    let used_kinds: Vec<&'static str> = s.sim.metrics().sent.0.iter().map(|(k, _)| *k).collect();
     let scene = Scene {
         names: &s.info.names,
         world: &state.layout,
@@ -1119,6 +1120,7 @@ fn central(ui: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
         messages: &messages,
         bursts: &bursts,
         kinds: s.sim.message_kinds(),
+        used_kinds: &used_kinds,
         groups: &groups,
         blocked: &blocked,
         held: &held,
