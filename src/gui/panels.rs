@@ -19,8 +19,15 @@ use bevy_egui::EguiContexts;
 use bevy_egui::egui::{self, Color32, CornerRadius, RichText, Sense, Stroke, Vec2};
 use std::time::Instant;
 
+/// How far back the picture looks for messages still in flight (a message held at a link for
+/// longer is not drawn); keeps each frame's scan short on long, busy traces.
+const IN_FLIGHT_WINDOW: SimTime = SimTime::from_secs(5);
+
 /// Simulation work allowed per frame, in wall time.
 const FRAME_BUDGET_MS: f64 = 12.0;
+
+/// (node, cursor, trace length): when any changes, the inspector's counts are recounted.
+type CountsKey = (NodeId, SimTime, u64);
 
 /// The event log's kind filter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +106,8 @@ pub struct UiState {
     /// Restart flashes: wall-clock seconds since the restart was first drawn.
     log_filter: String,
     log_node: Option<NodeId>,
+    /// The inspector's per-node counts, keyed by (node, cursor, trace length).
+    counts_cache: Option<(CountsKey, (u64, u64, u64))>,
     /// Event-log filter by kind of event.
     log_kind: LogKind,
     open_path: String,
@@ -139,6 +148,7 @@ impl UiState {
             log_filter: String::new(),
             log_node: None,
             log_kind: LogKind::All,
+            counts_cache: None,
             open_path: String::new(),
             save_path: "session.ron".into(),
             status: String::new(),
@@ -301,7 +311,7 @@ pub fn ui(
                 sorted.len(),
                 walls.iter().skip(10).sum::<f64>() / walls.len().saturating_sub(10).max(1) as f64,
                 s.sim.trace().len(),
-                picture::messages_at(s.sim.trace(), s.cursor, SimTime::from_secs(30)).len()
+                picture::messages_at(s.sim.trace(), s.cursor, IN_FLIGHT_WINDOW).len()
             );
             exit.write(AppExit::Success);
         }
@@ -840,20 +850,29 @@ fn inspector(ui: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
                     });
                 }
             }
-            // Per-node counters up to the cursor, from the trace.
-            let (mut sent, mut recv, mut dropped) = (0u64, 0u64, 0u64);
-            let end = s.sim.trace().partition_point(t);
-            for e in s.sim.trace().events().range(..end) {
-                if e.node != Some(n) {
-                    continue;
+            // Per-node counters up to the cursor, from the trace; recounted only when the node,
+            // the cursor or the trace changes.
+            let key = (n, t, s.sim.trace().len());
+            let (sent, recv, dropped) = match state.counts_cache {
+                Some((k, c)) if k == key => c,
+                _ => {
+                    let mut c = (0u64, 0u64, 0u64);
+                    let end = s.sim.trace().partition_point(t);
+                    for e in s.sim.trace().events().range(..end) {
+                        if e.node != Some(n) {
+                            continue;
+                        }
+                        match e.kind {
+                            EventKind::Send { .. } => c.0 += 1,
+                            EventKind::Deliver { .. } => c.1 += 1,
+                            EventKind::Drop { .. } => c.2 += 1,
+                            _ => {}
+                        }
+                    }
+                    state.counts_cache = Some((key, c));
+                    c
                 }
-                match e.kind {
-                    EventKind::Send { .. } => sent += 1,
-                    EventKind::Deliver { .. } => recv += 1,
-                    EventKind::Drop { .. } => dropped += 1,
-                    _ => {}
-                }
-            }
+            };
             ui.label(format!("sent {sent} · received {recv} · lost on the way in {dropped}"));
             ui.horizontal_wrapped(|ui| {
                 let name = s.info.names[n].clone();
@@ -1096,7 +1115,7 @@ fn central(ui: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
                 .map(|r| (t.0 - r.0) as f32 / flash_sim.0.max(1) as f32 * 1.2)
         })
         .collect();
-    let messages = picture::messages_at(s.sim.trace(), t, SimTime::from_secs(30));
+    let messages = picture::messages_at(s.sim.trace(), t, IN_FLIGHT_WINDOW);
     let fade = SimTime(((state.speed * 0.8e6) as u64).max(1_000));
     let bursts = picture::bursts_at(s.sim.trace(), t, fade);
     let net = s.index.network_at(t, &s.info.names);
