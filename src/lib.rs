@@ -12,4 +12,5 @@ pub mod protocols;
 pub mod registry;
 pub mod scenario;
 pub mod sim;
+pub mod testing;
 pub mod visual;

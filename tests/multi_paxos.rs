@@ -2,7 +2,6 @@
 //!
 //! Every randomized failure prints its seed and the command that reproduces it.
 
-use distsim::bundled::BUNDLED;
 use distsim::protocols::multi_paxos::kv::ClientOp;
 use distsim::protocols::multi_paxos::{
     MultiPaxos, MultiPaxosConfig, MultiPaxosDurable, MultiPaxosMsg, MultiPaxosTimer, Role, Value,
@@ -356,40 +355,15 @@ fn a_restarted_node_keeps_its_promise_and_rebuilds_its_store_from_decisions() {
 
 #[test]
 fn every_bundled_multi_paxos_scenario_meets_its_expectations() {
-    let mut n = 0;
-    for (path, text) in BUNDLED.iter().filter(|(p, _)| {
-        p.starts_with("scenarios/multi_paxos/") || *p == "scenarios/compare/multi-paxos.ron"
-    }) {
-        let seed = registry::load(text, path, &RunOptions::default())
-            .unwrap()
-            .info
-            .seed;
-        let r = distsim::cli::run_seed(text, path, seed).unwrap();
-        assert!(
-            r.expectations_failed.is_empty(),
-            "{path}: {:?}\nreproduce: distsim run {path}",
-            r.expectations_failed
-        );
-        n += 1;
-    }
+    let n = distsim::testing::assert_bundled_scenarios_pass(|p| {
+        p.starts_with("scenarios/multi_paxos/") || p == "scenarios/compare/multi-paxos.ron"
+    });
     assert!(n >= 6, "only {n} multi_paxos scenarios found");
 }
 
 #[test]
 fn correct_multi_paxos_survives_2000_seeds_of_crashes_partitions_pauses_and_loss() {
-    let path = "scenarios/multi_paxos/chaos.ron";
-    let text = distsim::bundled::get(path).expect("bundled");
-    let results = distsim::cli::sweep(text, path, 0..2000, false).unwrap();
-    for r in &results {
-        assert!(
-            r.violation.is_none() && r.expectations_failed.is_empty() && !r.step_limit_hit,
-            "seed {} failed: {:?} {:?}\nreproduce: distsim run {path} --seed {}",
-            r.seed,
-            r.violation,
-            r.expectations_failed,
-            r.seed
-        );
-    }
+    distsim::testing::assert_sweep_passes("scenarios/multi_paxos/chaos.ron", 0..2000);
 }
 
 #[test]

@@ -2,7 +2,6 @@
 //!
 //! Every randomized failure prints its seed and the command that reproduces it.
 
-use distsim::bundled::BUNDLED;
 use distsim::protocols::paxos::{
     Ballot, Paxos, PaxosConfig, PaxosDurable, PaxosMsg, PaxosTimer, Phase, Proposal,
 };
@@ -396,41 +395,13 @@ fn ballots_are_unique_per_proposer_and_never_reused_after_a_restart() {
 
 #[test]
 fn every_bundled_paxos_scenario_meets_its_expectations() {
-    let mut n = 0;
-    for (path, text) in BUNDLED
-        .iter()
-        .filter(|(p, _)| p.starts_with("scenarios/paxos/"))
-    {
-        let seed = registry::load(text, path, &RunOptions::default())
-            .unwrap()
-            .info
-            .seed;
-        let r = distsim::cli::run_seed(text, path, seed).unwrap();
-        assert!(
-            r.expectations_failed.is_empty(),
-            "{path}: {:?}\nreproduce: distsim run {path}",
-            r.expectations_failed
-        );
-        n += 1;
-    }
+    let n = distsim::testing::assert_bundled_scenarios_pass(|p| p.starts_with("scenarios/paxos/"));
     assert!(n >= 7, "only {n} paxos scenarios found");
 }
 
 #[test]
 fn correct_paxos_survives_2000_seeds_of_crashes_partitions_pauses_and_loss() {
-    let path = "scenarios/paxos/chaos.ron";
-    let text = distsim::bundled::get(path).expect("bundled");
-    let results = distsim::cli::sweep(text, path, 0..2000, false).unwrap();
-    for r in &results {
-        assert!(
-            r.violation.is_none() && r.expectations_failed.is_empty(),
-            "seed {} failed: {:?} {:?}\nreproduce: distsim run {path} --seed {}",
-            r.seed,
-            r.violation,
-            r.expectations_failed,
-            r.seed
-        );
-    }
+    distsim::testing::assert_sweep_passes("scenarios/paxos/chaos.ron", 0..2000);
 }
 
 /// Runs seeds without stopping at the first violation; returns those where `invariant` broke.

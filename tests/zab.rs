@@ -2,13 +2,11 @@
 //!
 //! Every randomized failure prints its seed and the command that reproduces it.
 
-use distsim::bundled::BUNDLED;
 use distsim::protocols::multi_paxos::kv::ClientOp;
 use distsim::protocols::zab::invariants::{Agreement, OneLeaderPerEpoch, PrimaryOrder};
 use distsim::protocols::zab::{
     PeerState, Role, Txn, Vote, Zab, ZabConfig, ZabDurable, ZabMsg, ZabTimer, Zxid,
 };
-use distsim::registry::{self, RunOptions};
 use distsim::sim::client::History;
 use distsim::sim::{Command, Ctx, Invariant, Op, Protocol, SimTime, World};
 use rand::SeedableRng;
@@ -595,39 +593,13 @@ fn one_leader_per_epoch_flags_two_established_leaders_of_one_epoch() {
 
 #[test]
 fn every_bundled_zab_scenario_meets_its_expectations() {
-    let mut n = 0;
-    for (path, text) in BUNDLED
-        .iter()
-        .filter(|(p, _)| p.starts_with("scenarios/zab/") || *p == "scenarios/compare/zab.ron")
-    {
-        let seed = registry::load(text, path, &RunOptions::default())
-            .unwrap()
-            .info
-            .seed;
-        let r = distsim::cli::run_seed(text, path, seed).unwrap();
-        assert!(
-            r.expectations_failed.is_empty(),
-            "{path}: {:?}\nreproduce: distsim run {path}",
-            r.expectations_failed
-        );
-        n += 1;
-    }
+    let n = distsim::testing::assert_bundled_scenarios_pass(|p| {
+        p.starts_with("scenarios/zab/") || p == "scenarios/compare/zab.ron"
+    });
     assert!(n >= 7, "only {n} zab scenarios found");
 }
 
 #[test]
 fn correct_zab_survives_2000_seeds_of_crashes_partitions_pauses_and_loss() {
-    let path = "scenarios/zab/chaos.ron";
-    let text = distsim::bundled::get(path).expect("bundled");
-    let results = distsim::cli::sweep(text, path, 0..2000, false).unwrap();
-    for r in &results {
-        assert!(
-            r.violation.is_none() && r.expectations_failed.is_empty() && !r.step_limit_hit,
-            "seed {} failed: {:?} {:?}\nreproduce: distsim run {path} --seed {}",
-            r.seed,
-            r.violation,
-            r.expectations_failed,
-            r.seed
-        );
-    }
+    distsim::testing::assert_sweep_passes("scenarios/zab/chaos.ron", 0..2000);
 }
