@@ -101,7 +101,6 @@ pub struct UiState {
     pause_points_seen: usize,
     layout: Vec<[f32; 2]>,
     layout_for: (String, usize),
-    layout_edges: usize,
     layout_rounds: u32,
     /// Restart flashes: wall-clock seconds since the restart was first drawn.
     log_filter: String,
@@ -143,7 +142,6 @@ impl UiState {
             pause_points_seen: 0,
             layout: Vec::new(),
             layout_for: (String::new(), 0),
-            layout_edges: 0,
             layout_rounds: 0,
             log_filter: String::new(),
             log_node: None,
@@ -1086,21 +1084,19 @@ fn event_log(ui: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
 fn central(ui: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
     let n = s.info.names.len();
     let t = s.cursor;
-    // Large clusters use a force layout over who talked to whom: recomputed as the graph of
-    // exchanged messages grows (a few times, then it stays put).
+    // Large clusters are laid out again once, when some traffic has been seen (after 2s or a
+    // fifth of the run): a force layout over who talked to whom if that graph is sparse (a
+    // ring, a tree), an even disc if everyone talks to everyone. Then the layout stays put.
     let key = (s.info.file.clone(), n);
-    let edges_now = s.index.edges.len();
-    let grown = n > layout::CIRCLE_MAX
-        && edges_now >= 2 * state.layout_edges + n / 2
-        && state.layout_rounds < 6;
-    if state.layout_for != key || state.layout.len() != n || grown {
+    let settled = s.sim.now() >= SimTime::from_secs(2).min(SimTime(s.duration().0 / 5));
+    let relayout = n > layout::CIRCLE_MAX && state.layout_rounds == 1 && settled;
+    if state.layout_for != key || state.layout.len() != n || relayout {
         let edges: Vec<(usize, usize)> = s.index.edges.iter().copied().collect();
         state.layout = layout::layout(n, &s.info.positions, &edges);
         if state.layout_for != key {
             state.layout_rounds = 0;
         }
         state.layout_for = key;
-        state.layout_edges = edges_now;
         state.layout_rounds += 1;
     }
     let views = s.index.views_at(s.sim.trace(), t);

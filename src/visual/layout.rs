@@ -109,8 +109,9 @@ pub fn normalize(pos: &mut [Pos]) {
     }
 }
 
-/// The layout for a scenario: explicit positions win; otherwise a circle for small clusters
-/// and the force layout over `edges` (who exchanged messages) for larger ones.
+/// The layout for a scenario: explicit positions win; otherwise a circle for small clusters,
+/// the force layout over `edges` (who exchanged messages) for larger sparse ones, and an even
+/// disc for larger dense ones.
 pub fn layout(n: usize, given: &[Option<(f32, f32)>], edges: &[(usize, usize)]) -> Vec<Pos> {
     if n > 0 && given.len() == n && given.iter().all(|p| p.is_some()) {
         return given
@@ -123,6 +124,19 @@ pub fn layout(n: usize, given: &[Option<(f32, f32)>], edges: &[(usize, usize)]) 
     }
     if n <= CIRCLE_MAX {
         return circle(n);
+    }
+    // A force layout helps only for a sparse graph that reaches every node (a ring, a tree,
+    // a mesh of neighbours). Dense traffic (everyone talks to everyone) makes a blob, and nodes
+    // that never talked fly to the edge and squeeze the rest; spread those evenly on a disc.
+    let mut degree = vec![0usize; n];
+    for &(a, b) in edges {
+        if a < n && b < n && a != b {
+            degree[a] += 1;
+            degree[b] += 1;
+        }
+    }
+    if edges.len() > 2 * n || degree.contains(&0) {
+        return sunflower(n);
     }
     let mut g = UnGraph::<(), ()>::with_capacity(n, edges.len());
     for _ in 0..n {
@@ -176,6 +190,22 @@ mod tests {
             p.iter()
                 .all(|q| q[0].abs() <= 1.0001 && q[1].abs() <= 1.0001)
         );
+    }
+
+    #[test]
+    fn dense_or_partial_traffic_gets_an_even_disc_not_a_blob() {
+        let partial: Vec<(usize, usize)> = (0..30).map(|i| (i, i + 1)).collect();
+        assert_eq!(
+            layout(60, &[], &partial),
+            sunflower(60),
+            "nodes 31..59 never talked"
+        );
+        let n = 100;
+        let edges: Vec<(usize, usize)> = (0..n)
+            .flat_map(|i| (0..8).map(move |k| (i, (i * 13 + k * 7 + 1) % n)))
+            .collect();
+        let p = layout(n, &[], &edges);
+        assert_eq!(p, sunflower(n));
     }
 
     #[test]
