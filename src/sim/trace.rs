@@ -40,9 +40,6 @@ pub enum DropReason {
     Partitioned,
     /// The receiver was crashed when the message arrived.
     NodeDown,
-    /// The sender crashed before its message was handed over (never happens in this model:
-    /// a send is handed to the network when the handler returns).
-    SenderDown,
 }
 
 impl DropReason {
@@ -51,7 +48,6 @@ impl DropReason {
             DropReason::Loss => "loss",
             DropReason::Partitioned => "partitioned",
             DropReason::NodeDown => "node down",
-            DropReason::SenderDown => "sender down",
         }
     }
 }
