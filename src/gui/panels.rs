@@ -194,6 +194,7 @@ fn open_into(session: &mut Session, state: &mut UiState, text: &str, file: &str)
             state.mark_seen(session);
             state.canvas = CanvasState::default();
             state.seed_edit = session.seed;
+            state.client_op = default_client_op(session.info.protocol);
             state.status = format!("opened {file}");
         }
         Err(e) => state.error = Some(e.to_string()),
@@ -252,6 +253,7 @@ pub fn ui(
         apply_style(&ctx);
         state.styled = true;
         state.seed_edit = s.seed;
+        state.client_op = default_client_op(s.info.protocol);
     }
     ctx.set_zoom_factor(if state.presentation { 1.25 } else { 1.0 });
     let want = if state.presentation && state.fullscreen_allowed {
@@ -362,6 +364,16 @@ fn act(s: &mut Session, state: &mut UiState, a: Action) {
     match s.act(a) {
         Ok(()) => state.status = format!("{label} at {}", s.cursor),
         Err(e) => state.error = Some(e),
+    }
+}
+
+/// The client operation the request button sends by default: a write for the replicated
+/// stores, a protocol request (enter the critical section, run a transaction, start a token)
+/// for the others.
+fn default_client_op(protocol: &str) -> usize {
+    match protocol {
+        "raft" | "paxos" | "multi_paxos" | "zab" | "gossip" => 0,
+        _ => 2,
     }
 }
 
