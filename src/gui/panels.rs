@@ -643,7 +643,14 @@ fn timeline_bar(root: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
             );
             let pointer = resp.hover_pos();
             let mut hovered = None;
-            for m in &s.index.markers {
+            // A kind of marker that fires hundreds of times (a token ring's roles change every
+            // few milliseconds) would paint the bar solid: such kinds are left out.
+            let count = |k: MarkerKind| s.index.markers.iter().filter(|m| m.kind == k).count();
+            let crowded: Vec<MarkerKind> = [MarkerKind::Role, MarkerKind::Note]
+                .into_iter()
+                .filter(|&k| count(k) > 150)
+                .collect();
+            for m in s.index.markers.iter().filter(|m| !crowded.contains(&m.kind)) {
                 let x = axis.x_of(m.time);
                 let (c, h) = match m.kind {
                     MarkerKind::Fault => (style::CUT, 12.0),
