@@ -650,7 +650,12 @@ fn timeline_bar(root: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
                 .into_iter()
                 .filter(|&k| count(k) > 150)
                 .collect();
-            for m in s.index.markers.iter().filter(|m| !crowded.contains(&m.kind)) {
+            for m in s
+                .index
+                .markers
+                .iter()
+                .filter(|m| !crowded.contains(&m.kind))
+            {
                 let x = axis.x_of(m.time);
                 let (c, h) = match m.kind {
                     MarkerKind::Fault => (style::CUT, 12.0),
