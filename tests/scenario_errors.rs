@@ -148,3 +148,11 @@ fn every_bundled_scenario_validates_and_has_a_title_and_description() {
         );
     }
 }
+
+#[test]
+fn an_absurd_protocol_config_is_refused_not_run() {
+    let text = GOOD.replace("    nodes", "    config: (tokens: 4000000000),\n    nodes");
+    let e = err(&text);
+    assert!(e.starts_with("bad.ron:5:"), "{e}");
+    assert!(e.contains("at most 1000000 tokens"), "{e}");
+}

@@ -26,6 +26,9 @@ pub struct RelayConfig {
     pub hold: crate::sim::SimTime,
 }
 
+/// More tokens than this would only fill memory.
+pub const MAX_TOKENS: u32 = 1_000_000;
+
 fn default_tokens() -> u32 {
     1
 }
@@ -101,6 +104,16 @@ impl Protocol for Relay {
     const SUMMARY: &'static str = "tokens passed to random nodes (the engine benchmark)";
     const MESSAGE_KINDS: &'static [&'static str] = &["Token"];
 
+    fn validate_config(cfg: &RelayConfig, _nodes: usize) -> Result<(), String> {
+        if cfg.tokens > MAX_TOKENS {
+            return Err(format!(
+                "expected at most {MAX_TOKENS} tokens, got {}",
+                cfg.tokens
+            ));
+        }
+        Ok(())
+    }
+
     fn init(cfg: &RelayConfig, ctx: &mut Ctx<Self>) -> Self {
         let mut me = Relay {
             received: 0,
@@ -111,7 +124,8 @@ impl Protocol for Relay {
             next_token: 0,
         };
         let (id, nodes) = (ctx.id, ctx.nodes);
-        let mine = (0..cfg.tokens).filter(|t| *t as usize % nodes == id);
+        // Token t starts at node t mod n: this node's are id, id + n, id + 2n, ...
+        let mine = (id..cfg.tokens as usize).step_by(nodes).map(|t| t as u32);
         for t in mine {
             me.created += 1;
             me.take(t, 0, ctx);
