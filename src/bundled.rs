@@ -2,7 +2,7 @@
 
 include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
 
-/// The scenario the app opens with no file: 5-node Raft once it exists.
+/// The scenario the app opens with no file: five Raft servers, a leader crash and a restart.
 pub const DEFAULT_SCENARIO: &str = "scenarios/raft/default.ron";
 
 /// A bundled scenario's text by its path (`scenarios/raft/first-election.ron`).
