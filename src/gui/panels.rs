@@ -170,19 +170,17 @@ impl UiState {
     /// Violations and pause points up to the cursor count as seen: moving the cursor by hand
     /// does not stop playback on them again.
     fn mark_seen(&mut self, s: &Session) {
-        self.violations_seen = s
-            .index
-            .violations
-            .iter()
-            .filter(|(t, _)| *t <= s.cursor)
-            .count();
-        self.pause_points_seen = s
-            .index
-            .pause_points
-            .iter()
-            .filter(|(t, _)| *t <= s.cursor)
-            .count();
+        (self.violations_seen, self.pause_points_seen) = seen_counts(s);
     }
+}
+
+/// How many violations and pause points lie at or before the cursor.
+fn seen_counts(s: &Session) -> (usize, usize) {
+    let upto = |times: &mut dyn Iterator<Item = SimTime>| times.filter(|t| *t <= s.cursor).count();
+    (
+        upto(&mut s.index.violations.iter().map(|(t, _)| *t)),
+        upto(&mut s.index.pause_points.iter().map(|(t, _)| *t)),
+    )
 }
 
 fn open_into(session: &mut Session, state: &mut UiState, text: &str, file: &str) {
@@ -335,22 +333,11 @@ fn advance(s: &mut Session, state: &mut UiState, dt: f64) {
             state.playing = false;
         }
     }
-    let shown_violations = s
-        .index
-        .violations
-        .iter()
-        .filter(|(t, _)| *t <= s.cursor)
-        .count();
+    let (shown_violations, points) = seen_counts(s);
     if shown_violations > state.violations_seen {
         state.violations_seen = shown_violations;
         state.playing = false;
     }
-    let points = s
-        .index
-        .pause_points
-        .iter()
-        .filter(|(t, _)| *t <= s.cursor)
-        .count();
     if points > state.pause_points_seen {
         state.pause_points_seen = points;
         if state.pause_at_points {

@@ -33,6 +33,16 @@ impl<P: Protocol> World<'_, P> {
             .enumerate()
             .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
     }
+    /// The nodes whose state may have changed in the last event: the touched node, or every
+    /// node when the event was not one node's (an action such as a partition or a restart).
+    /// Incremental checkers look only at these.
+    pub fn changed(&self) -> std::ops::Range<NodeId> {
+        match self.touched {
+            Some(n) => n..n + 1,
+            None => 0..self.states.len(),
+        }
+    }
+
     /// Event ids to cite for a set of nodes (their latest events).
     pub fn events_of(&self, nodes: &[NodeId]) -> Vec<EventId> {
         nodes.iter().filter_map(|&n| self.last_event[n]).collect()

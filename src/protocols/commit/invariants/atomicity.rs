@@ -2,7 +2,6 @@
 //! reach a decision reach the same one", and "a process cannot reverse its decision after it
 //! has reached one". A decision counts as reached when it is in the node's write-ahead log.
 
-use super::scanned;
 use crate::protocols::commit::{Decision, Record, TxId, Wal};
 use crate::sim::{Failure, Invariant, NodeId, Protocol, World};
 use std::collections::BTreeMap;
@@ -32,7 +31,7 @@ impl<P: Protocol<Durable = Wal>> Invariant<P> for Atomicity {
         "all nodes that decide a transaction decide the same outcome, and none reverses its decision (AC1, AC2)"
     }
     fn check(&mut self, w: &World<P>) -> Result<(), Failure> {
-        for n in scanned(w.touched, w.durable.len()) {
+        for n in w.changed() {
             let records = w.durable[n].records();
             let from = self.cursors[n].min(records.len());
             self.cursors[n] = records.len();

@@ -2,7 +2,6 @@
 //! reached if all processes voted Yes." A vote counts when it is in the participant's
 //! write-ahead log (votes are forced before they are sent).
 
-use super::scanned;
 use crate::protocols::commit::{Decision, Record, TxId, Vote, Wal};
 use crate::sim::{Failure, Invariant, NodeId, Protocol, World};
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,7 +39,7 @@ impl<P: Protocol<Durable = Wal>> Invariant<P> for Validity {
     fn check(&mut self, w: &World<P>) -> Result<(), Failure> {
         // Votes first, then commits: within one scan a vote and a commit may both be new.
         let mut commits = Vec::new();
-        for n in scanned(w.touched, w.durable.len()) {
+        for n in w.changed() {
             let records = w.durable[n].records();
             let from = self.cursors[n].min(records.len());
             self.cursors[n] = records.len();

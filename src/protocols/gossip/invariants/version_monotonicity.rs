@@ -57,17 +57,11 @@ impl Invariant<Gossip> for VersionMonotonicity {
         "the version a node holds for a key never decreases"
     }
     fn check(&mut self, w: &World<Gossip>) -> Result<(), Failure> {
-        match w.touched {
-            Some(n) => match &w.states[n] {
-                Some(s) => self.check_node(n, s),
-                None => Ok(()),
-            },
-            None => {
-                for (n, s) in w.live() {
-                    self.check_node(n, s)?;
-                }
-                Ok(())
+        for n in w.changed() {
+            if let Some(s) = &w.states[n] {
+                self.check_node(n, s)?;
             }
         }
+        Ok(())
     }
 }

@@ -3,7 +3,7 @@
 //! Remembers, for every term, the first server seen leading it — across crashes, so a leader
 //! that crashed and a second one elected later in the same term are both counted.
 
-use super::{name, nodes_to_check};
+use super::name;
 use crate::protocols::raft::{Raft, Role, Term};
 use crate::sim::{Failure, Invariant, NodeId, World};
 use std::collections::BTreeMap;
@@ -22,7 +22,7 @@ impl Invariant<Raft> for ElectionSafety {
         "at most one leader can be elected in a given term"
     }
     fn check(&mut self, w: &World<Raft>) -> Result<(), Failure> {
-        for n in nodes_to_check(w) {
+        for n in w.changed() {
             let Some(s) = &w.states[n] else { continue };
             if s.role() != Role::Leader {
                 continue;

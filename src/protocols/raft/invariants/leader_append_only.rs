@@ -4,7 +4,7 @@
 //! Keeps a copy of each leader's log as last seen during its term and checks that the new log
 //! extends it.
 
-use super::{name, nodes_to_check};
+use super::name;
 use crate::protocols::raft::{LogEntry, Raft, Role, Term};
 use crate::sim::{Failure, Invariant, World};
 
@@ -29,7 +29,7 @@ impl Invariant<Raft> for LeaderAppendOnly {
         "a leader never overwrites or deletes entries in its log; it only appends new entries"
     }
     fn check(&mut self, w: &World<Raft>) -> Result<(), Failure> {
-        for n in nodes_to_check(w) {
+        for n in w.changed() {
             let leading = w.states[n].as_ref().filter(|s| s.role() == Role::Leader);
             let Some(s) = leading else {
                 self.seen[n] = None;

@@ -7,7 +7,7 @@
 //! A leader's log is compared with each committed entry once per term: that it keeps them
 //! afterwards is Leader Append-Only's business.
 
-use super::{name, nodes_to_check};
+use super::name;
 use crate::protocols::raft::{LogEntry, Raft, Role, Term};
 use crate::sim::{Failure, Invariant, World};
 
@@ -40,9 +40,9 @@ impl Invariant<Raft> for LeaderCompleteness {
          logs of the leaders for all higher-numbered terms"
     }
     fn check(&mut self, w: &World<Raft>) -> Result<(), Failure> {
-        let nodes = nodes_to_check(w);
+        let nodes = w.changed();
         // First learn what became committed.
-        for &n in &nodes {
+        for n in nodes.clone() {
             let Some(s) = &w.states[n] else { continue };
             let known = (s.commit_index() as usize).min(s.log().len());
             if known < self.learned[n] {
@@ -62,7 +62,7 @@ impl Invariant<Raft> for LeaderCompleteness {
         }
         // Then check every live leader against it.
         for (n, s) in w.live() {
-            if s.role() != Role::Leader || !(w.touched.is_none() || w.touched == Some(n)) {
+            if s.role() != Role::Leader || !nodes.contains(&n) {
                 continue;
             }
             let term = s.current_term();

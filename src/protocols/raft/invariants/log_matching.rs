@@ -7,7 +7,7 @@
 //! changed the touched node's log can break the property, so the checker keeps the log it last
 //! saw of each node and skips the comparisons when it is unchanged.
 
-use super::{log_of, name, nodes_to_check};
+use super::{log_of, name};
 use crate::protocols::raft::{LogEntry, Raft};
 use crate::sim::{Failure, Invariant, NodeId, World};
 
@@ -53,7 +53,7 @@ impl Invariant<Raft> for LogMatching {
         if all {
             self.seen.iter_mut().for_each(|s| *s = None);
         }
-        for n in nodes_to_check(w) {
+        for n in w.changed() {
             let a = log_of(w, n);
             if self.seen[n].as_deref() == Some(a) {
                 continue;

@@ -32,14 +32,6 @@ pub fn all(nodes: usize) -> Vec<Box<dyn Invariant<Raft>>> {
     ]
 }
 
-/// The nodes to check after this event: the one touched, or all of them.
-fn nodes_to_check(w: &World<Raft>) -> Vec<NodeId> {
-    match w.touched {
-        Some(n) => vec![n],
-        None => (0..w.states.len()).collect(),
-    }
-}
-
 /// A node's log: its live state's, or what it persisted while it is down.
 fn log_of<'a>(w: &'a World<Raft>, n: NodeId) -> &'a [LogEntry] {
     match &w.states[n] {

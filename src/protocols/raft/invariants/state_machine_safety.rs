@@ -6,7 +6,7 @@
 //! application against it. A restarted server applies from index 1 again, so its watermark
 //! is reset when its `lastApplied` goes back.
 
-use super::{name, nodes_to_check};
+use super::name;
 use crate::protocols::raft::{LogEntry, Raft};
 use crate::sim::{Failure, Invariant, NodeId, World};
 
@@ -35,7 +35,7 @@ impl Invariant<Raft> for StateMachineSafety {
          server will ever apply a different log entry for the same index"
     }
     fn check(&mut self, w: &World<Raft>) -> Result<(), Failure> {
-        for n in nodes_to_check(w) {
+        for n in w.changed() {
             let Some(s) = &w.states[n] else { continue };
             let upto = s.last_applied().min(s.log().len() as u64);
             if upto < self.checked[n] {
