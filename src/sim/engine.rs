@@ -806,6 +806,10 @@ impl<P: Protocol> Sim<P> {
                 self.with_node(n, Some(ev), |_, ctx, cfg| {
                     Some(P::on_restart(cfg, &durable, ctx))
                 });
+                // The restart rebuilt this node's state: check it now, as for any event on a
+                // node (checkers that look only at the touched node would otherwise wait for
+                // its next message or timer).
+                self.check_invariants(Some(n));
             }
             Action::Pause(n) => {
                 let n = id(self, n);
