@@ -6,6 +6,7 @@ use crate::sim::Protocol;
 use crate::sim::control::Action;
 use crate::sim::dynsim::DynSim;
 use crate::sim::engine::{Sim, SimSetup};
+use crate::sim::roles::{RoleError, RoleTable, check_roles};
 use crate::sim::time::SimTime;
 use crate::sim::trace::TraceLevel;
 
@@ -50,6 +51,12 @@ pub struct ScenarioInfo {
     pub duration: SimTime,
     pub timeline: Vec<(SimTime, Action)>,
     pub expect: Vec<Expectation>,
+    /// Which node plays which role (one implicit role for protocols without roles).
+    pub roles: RoleTable,
+    /// Each node's service model (the app draws its queue).
+    pub services: Vec<Option<crate::sim::service::ServiceModel>>,
+    /// Series the Plots panel shows first.
+    pub plots: Vec<String>,
 }
 
 pub struct Loaded {
@@ -149,6 +156,13 @@ fn parse_checked<P: Protocol>(
 ) -> Result<Scenario<P::Config>, ScenarioError> {
     let s: Scenario<P::Config> = scenario::parse(text, file)?;
     scenario::validate(&s, text, file)?;
+    check_roles(P::NAME, P::ROLES, &s.node_roles()).map_err(|e| {
+        let (near, needle) = match &e {
+            RoleError::Unknown { role, .. } => ("nodes", format!("\"{role}\"")),
+            RoleError::Missing { .. } | RoleError::Count { .. } => ("nodes", "nodes".to_string()),
+        };
+        ScenarioError::locate(file, text, near, &needle, e.message().to_string())
+    })?;
     P::validate_config(&s.config, s.node_count()).map_err(|m| {
         ScenarioError::locate(
             file,
@@ -211,6 +225,18 @@ fn load_as<P: Protocol>(
     // Stable: scripted actions at one instant keep their file order, recorded ones come after.
     timeline.sort_by_key(|(t, _)| *t);
     let seed = opts.seed.unwrap_or(s.seed);
+    let roles = if P::ROLES.is_empty() {
+        RoleTable::implicit(names.len())
+    } else {
+        let order: Vec<&str> = P::ROLES.iter().map(|r| r.name).collect();
+        let of_node: Vec<String> = s
+            .node_roles()
+            .into_iter()
+            .map(|r| r.unwrap_or_default())
+            .collect();
+        RoleTable::new(&order, &of_node)
+    };
+    let service = s.services();
     let setup = SimSetup {
         config: s.config.clone(),
         names: names.clone(),
@@ -226,6 +252,9 @@ fn load_as<P: Protocol>(
         trace_cap: opts.trace_cap,
         max_steps: opts.max_steps,
         stop_on_violation: opts.stop_on_violation,
+        roles: roles.clone(),
+        service: service.clone(),
+        metrics: s.metrics.clone().unwrap_or_default(),
     };
     let info = ScenarioInfo {
         file: file.to_string(),
@@ -240,6 +269,9 @@ fn load_as<P: Protocol>(
         duration: s.duration,
         timeline,
         expect: s.expect.clone(),
+        roles,
+        services: service,
+        plots: s.plots.clone(),
     };
     Ok(Loaded {
         info,

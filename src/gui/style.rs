@@ -75,3 +75,16 @@ pub fn group_color(i: usize) -> Color32 {
 pub fn with_alpha(c: Color32, a: f32) -> Color32 {
     Color32::from_rgba_unmultiplied(c.r(), c.g(), c.b(), (a.clamp(0.0, 1.0) * 255.0) as u8)
 }
+
+/// Line colours of the Plots panel, by line number.
+pub fn series_color(i: usize) -> Color32 {
+    const PALETTE: [Color32; 6] = [
+        Color32::from_rgb(0x4d, 0xab, 0xf7),
+        Color32::from_rgb(0xff, 0x92, 0x2b),
+        Color32::from_rgb(0x69, 0xdb, 0x7c),
+        Color32::from_rgb(0xf7, 0x83, 0xac),
+        Color32::from_rgb(0xda, 0x77, 0xf2),
+        Color32::from_rgb(0xff, 0xe0, 0x66),
+    ];
+    PALETTE[i % PALETTE.len()]
+}

@@ -8,6 +8,7 @@ pub mod multi_paxos;
 pub mod paxos;
 pub mod raft;
 pub mod relay;
+pub mod three_tier;
 pub mod token_ring;
 pub mod zab;
 
@@ -22,4 +23,5 @@ pub const PROTOCOLS: &[ProtocolEntry] = &[
     entry::<token_ring::TokenRing>(),
     entry::<gossip::Gossip>(),
     entry::<relay::Relay>(),
+    entry::<three_tier::ThreeTier>(),
 ];

@@ -23,6 +23,49 @@ pub enum Expectation {
     },
     /// At least this many client operations succeeded.
     ClientOk(usize),
+    /// A time series stays within bounds over a stretch of the run: its maximum (or mean)
+    /// over the samples in `[from, to]` is at least `at_least` and at most `at_most`.
+    /// `Series(name: "client.latency.p99", from: "20s", to: "30s", at_least: 500.0)`.
+    Series {
+        name: String,
+        #[serde(default)]
+        from: SimTime,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<SimTime>,
+        #[serde(default)]
+        stat: Stat,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at_least: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at_most: Option<f64>,
+    },
+    /// Messages or requests were dropped for this reason (`"queue full"`, `"loss"`, ...)
+    /// at least `at_least` times (and at most `at_most`).
+    Dropped {
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at_least: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at_most: Option<u64>,
+    },
+}
+
+/// Which statistic of a series an expectation bounds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Stat {
+    #[default]
+    Max,
+    Mean,
+    Last,
+}
+
+fn bounds(f: &mut std::fmt::Formatter<'_>, what: &str, lo: Option<String>, hi: Option<String>) -> std::fmt::Result {
+    match (lo, hi) {
+        (Some(lo), Some(hi)) => write!(f, "{lo} <= {what} <= {hi}"),
+        (Some(lo), None) => write!(f, "{what} >= {lo}"),
+        (None, Some(hi)) => write!(f, "{what} <= {hi}"),
+        (None, None) => write!(f, "{what} is recorded"),
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -49,6 +92,31 @@ impl std::fmt::Display for Expectation {
                 (None, None) => write!(f, "{name} is counted"),
             },
             Expectation::ClientOk(n) => write!(f, "at least {n} client operations succeed"),
+            Expectation::Series {
+                name,
+                from,
+                to,
+                stat,
+                at_least,
+                at_most,
+            } => {
+                let span = match to {
+                    Some(to) => format!("{from}..{to}"),
+                    None => format!("{from}.."),
+                };
+                let what = format!("{stat:?} of {name} over {span}").to_lowercase();
+                bounds(f, &what, at_least.map(|v| v.to_string()), at_most.map(|v| v.to_string()))
+            }
+            Expectation::Dropped {
+                reason,
+                at_least,
+                at_most,
+            } => bounds(
+                f,
+                &format!("drops for `{reason}`"),
+                at_least.map(|v| v.to_string()),
+                at_most.map(|v| v.to_string()),
+            ),
         }
     }
 }
@@ -90,6 +158,29 @@ pub fn evaluate(expect: &[Expectation], sim: &dyn DynSim) -> Vec<ExpectationResu
                     let ok = ClientStats::of(sim.history()).ok;
                     (ok >= *n, format!("{ok} succeeded"))
                 }
+                Expectation::Series {
+                    name,
+                    from,
+                    to,
+                    stat,
+                    at_least,
+                    at_most,
+                } => series_result(sim, name, *from, to.unwrap_or(sim.now()), *stat, *at_least, *at_most),
+                Expectation::Dropped {
+                    reason,
+                    at_least,
+                    at_most,
+                } => {
+                    let n: u64 = sim
+                        .metrics()
+                        .dropped_by_reason
+                        .iter()
+                        .filter(|(r, _)| r.as_str() == reason)
+                        .map(|(_, n)| *n)
+                        .sum();
+                    let ok = at_least.is_none_or(|lo| n >= lo) && at_most.is_none_or(|hi| n <= hi);
+                    (ok, format!("{n} dropped for `{reason}`"))
+                }
             };
             ExpectationResult {
                 expectation: e.to_string(),
@@ -98,4 +189,43 @@ pub fn evaluate(expect: &[Expectation], sim: &dyn DynSim) -> Vec<ExpectationResu
             }
         })
         .collect()
+}
+
+/// Checks a series expectation: every series the name designates (one per node for a per-node
+/// name given without a node) must satisfy the bounds.
+fn series_result(
+    sim: &dyn DynSim,
+    name: &str,
+    from: SimTime,
+    to: SimTime,
+    stat: Stat,
+    at_least: Option<f64>,
+    at_most: Option<f64>,
+) -> (bool, String) {
+    let series = &sim.metrics().series;
+    let keys = series.find(name, sim.names());
+    if keys.is_empty() {
+        return (false, format!("no series `{name}` was recorded"));
+    }
+    let mut details = Vec::new();
+    let mut ok = true;
+    for k in keys {
+        let label = k.label(sim.names());
+        match series.summary_between(k, from, to) {
+            None => {
+                ok = false;
+                details.push(format!("{label}: no samples between {from} and {to}"));
+            }
+            Some(sum) => {
+                let v = match stat {
+                    Stat::Max => sum.max,
+                    Stat::Mean => sum.mean,
+                    Stat::Last => sum.last,
+                };
+                ok &= at_least.is_none_or(|lo| v >= lo) && at_most.is_none_or(|hi| v <= hi);
+                details.push(format!("{label} {} = {v:.3}", format!("{stat:?}").to_lowercase()));
+            }
+        }
+    }
+    (ok, details.join(", "))
 }

@@ -11,7 +11,7 @@ mod check;
 pub mod error;
 mod writer;
 
-pub use check::{Expectation, ExpectationResult, evaluate};
+pub use check::{Expectation, ExpectationResult, Stat, evaluate};
 pub use error::ScenarioError;
 pub use writer::scenario_to_ron;
 
@@ -19,6 +19,8 @@ use crate::sim::chaos::Chaos;
 use crate::sim::client::{Target, Workload};
 use crate::sim::control::Action;
 use crate::sim::network::{Latency, LinkParams};
+use crate::sim::series::MetricsSpec;
+use crate::sim::service::ServiceModel;
 use crate::sim::time::SimTime;
 use serde::{Deserialize, Serialize};
 
@@ -63,6 +65,12 @@ pub struct Scenario<C> {
     /// What must hold at the end: the scenario is also a test.
     #[serde(default)]
     pub expect: Vec<Expectation>,
+    /// Sampling of the time series (`interval`, the clients' sliding `window`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsSpec>,
+    /// Series the app's Plots panel shows first: `["client.latency.p99", "db1.queue"]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plots: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -70,6 +78,25 @@ pub enum Nodes {
     /// `n` nodes named `n1..nN`, laid out on a circle.
     Count(usize),
     Named(Vec<NodeSpec>),
+    /// Nodes by role, named after it: `[(role: "app", count: 2), (role: "db")]` gives
+    /// `app1`, `app2`, `db1`.
+    Roles(Vec<RoleGroup>),
+}
+
+/// `count` nodes of one role, with the role's service model.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleGroup {
+    pub role: String,
+    #[serde(default = "one")]
+    pub count: usize,
+    /// Service time and queue of every node of this role (none: instant handlers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<ServiceModel>,
+}
+
+fn one() -> usize {
+    1
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -82,6 +109,12 @@ pub struct NodeSpec {
     /// Clock drift in parts per million (positive: this node's timers run slow).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub drift_ppm: i64,
+    /// The node's role, for protocols with roles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Service time and queue of this node (none: instant handlers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<ServiceModel>,
 }
 
 fn is_zero(v: &i64) -> bool {
@@ -138,25 +171,63 @@ impl<C> Scenario<C> {
         match &self.nodes {
             Nodes::Count(n) => (1..=*n).map(|i| format!("n{i}")).collect(),
             Nodes::Named(v) => v.iter().map(|s| s.name.clone()).collect(),
+            Nodes::Roles(groups) => {
+                let mut names = Vec::new();
+                for (k, g) in groups.iter().enumerate() {
+                    // Numbering continues across groups of the same role.
+                    let before: usize = groups[..k]
+                        .iter()
+                        .filter(|h| h.role == g.role)
+                        .map(|h| h.count)
+                        .sum();
+                    names.extend((1..=g.count).map(|i| format!("{}{}", g.role, before + i)));
+                }
+                names
+            }
         }
     }
     pub fn node_count(&self) -> usize {
         match &self.nodes {
             Nodes::Count(n) => *n,
             Nodes::Named(v) => v.len(),
+            Nodes::Roles(groups) => groups
+                .iter()
+                .fold(0usize, |a, g| a.saturating_add(g.count)),
         }
     }
     /// Scenario positions, where given.
     pub fn positions(&self) -> Vec<Option<(f32, f32)>> {
         match &self.nodes {
-            Nodes::Count(n) => vec![None; *n],
             Nodes::Named(v) => v.iter().map(|s| s.pos).collect(),
+            _ => vec![None; self.node_count()],
         }
     }
     pub fn drift(&self) -> Vec<i64> {
         match &self.nodes {
-            Nodes::Count(n) => vec![0; *n],
             Nodes::Named(v) => v.iter().map(|s| s.drift_ppm).collect(),
+            _ => vec![0; self.node_count()],
+        }
+    }
+    /// Each node's role, where given.
+    pub fn node_roles(&self) -> Vec<Option<String>> {
+        match &self.nodes {
+            Nodes::Count(n) => vec![None; *n],
+            Nodes::Named(v) => v.iter().map(|s| s.role.clone()).collect(),
+            Nodes::Roles(groups) => groups
+                .iter()
+                .flat_map(|g| std::iter::repeat_n(Some(g.role.clone()), g.count))
+                .collect(),
+        }
+    }
+    /// Each node's service model, where given.
+    pub fn services(&self) -> Vec<Option<ServiceModel>> {
+        match &self.nodes {
+            Nodes::Count(n) => vec![None; *n],
+            Nodes::Named(v) => v.iter().map(|s| s.service.clone()).collect(),
+            Nodes::Roles(groups) => groups
+                .iter()
+                .flat_map(|g| std::iter::repeat_n(g.service.clone(), g.count))
+                .collect(),
         }
     }
 }
@@ -222,6 +293,48 @@ pub fn validate<C>(s: &Scenario<C>, text: &str, file: &str) -> Result<(), Scenar
                     ),
                 ));
             }
+        }
+    }
+    if let Nodes::Roles(groups) = &s.nodes {
+        for g in groups {
+            if g.role.is_empty() || !g.role.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                return Err(at(
+                    &format!("\"{}\"", g.role),
+                    "nodes",
+                    format!("a role name is letters, digits, `_` or `-`, got `{}`", g.role),
+                ));
+            }
+            if g.count == 0 {
+                return Err(at(
+                    "count",
+                    &format!("\"{}\"", g.role),
+                    format!("role `{}` needs a count of at least 1", g.role),
+                ));
+            }
+        }
+    }
+    for (name, service) in names.iter().zip(s.services()) {
+        if let Some(m) = service
+            && let Err(e) = m.validate()
+        {
+            return Err(at(
+                "service",
+                "nodes",
+                format!("service model of `{name}`: {e}"),
+            ));
+        }
+    }
+    if let Some(m) = &s.metrics {
+        m.validate().map_err(|e| at("metrics", "metrics", e))?;
+        if s.duration.0 / m.interval.0.max(1) > 10_000_000 {
+            return Err(at(
+                "interval",
+                "metrics",
+                format!(
+                    "metrics `interval` {} is too fine for a {} scenario: at most 10,000,000 samples",
+                    m.interval, s.duration
+                ),
+            ));
         }
     }
     if s.duration == SimTime::ZERO || s.duration > MAX_DURATION {
@@ -390,12 +503,11 @@ fn validate_workload(
             format!("at most {MAX_CLIENTS} clients, got {}", w.clients),
         ));
     }
-    if w.keys == 0 || w.keys > MAX_KEYS {
-        return Err(at(
-            "keys",
-            "workload",
-            format!("expected between 1 and {MAX_KEYS} keys, got {}", w.keys),
-        ));
+    w.keys
+        .validate(MAX_KEYS)
+        .map_err(|e| at("keys", "workload", e))?;
+    if let Some(a) = &w.arrival {
+        a.validate().map_err(|e| at("arrival", "workload", e))?;
     }
     if w.max_attempts == 0 || w.max_attempts > MAX_ATTEMPTS {
         return Err(at(
@@ -427,6 +539,15 @@ fn validate_workload(
             "mix",
             "workload",
             "the operation mix needs at least one non-zero weight".into(),
+        ));
+    }
+    if let Target::Role(role) = &w.target
+        && role.is_empty()
+    {
+        return Err(at(
+            "Role",
+            "workload",
+            "a workload `Role` target needs a role name".into(),
         ));
     }
     if let Target::Node(name) = &w.target

@@ -10,6 +10,7 @@
 
 use crate::sim::client::{ClientRef, ClientReply, ClientRequest};
 use crate::sim::invariant::Invariant;
+use crate::sim::roles::{RoleSpec, RoleTable};
 use crate::sim::time::SimTime;
 use rand_chacha::ChaCha8Rng;
 use serde::de::DeserializeOwned;
@@ -46,6 +47,9 @@ pub trait Protocol: Sized + Clone + Send + 'static {
     const SUMMARY: &'static str;
     /// Every message kind, in legend order (the app colours messages by kind).
     const MESSAGE_KINDS: &'static [&'static str];
+    /// The node roles this protocol accepts, in left-to-right drawing order, with how many
+    /// of each it needs. Empty: every node runs the same actor in one implicit role.
+    const ROLES: &'static [RoleSpec] = &[];
 
     /// Checks the configuration against the cluster size; the error names what was expected.
     fn validate_config(_cfg: &Self::Config, _nodes: usize) -> Result<(), String> {
@@ -64,6 +68,18 @@ pub trait Protocol: Sized + Clone + Send + 'static {
     fn invariants(_cfg: &Self::Config, _nodes: usize) -> Vec<Box<dyn Invariant<Self>>> {
         Vec::new()
     }
+    /// Time series computed over all nodes at each metrics sample (gossip's informed
+    /// fraction, each Raft node's commit index): `(name, node or None, value)`.
+    fn gauges(_cfg: &Self::Config, _states: &[Option<Self>], _out: &mut Vec<Gauge>) {}
+}
+
+/// One value of a protocol time series at a sample.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gauge {
+    pub name: &'static str,
+    /// The node it describes, or `None` for a cluster-wide value.
+    pub node: Option<NodeId>,
+    pub value: f64,
 }
 
 /// One recorded output of a handler; executed by the engine after the handler returns.
@@ -91,11 +107,14 @@ pub enum Command<P: Protocol> {
         name: &'static str,
         by: u64,
     },
-    /// Records a sample of a protocol time series (`informed_fraction`, ...).
+    /// Sets this node's current value of a protocol time series (`hit_ratio`, ...).
     Gauge {
         name: &'static str,
         value: f64,
     },
+    /// Work charged by the handler: its sends and replies leave this much later, and a
+    /// worker of the node's service model stays busy until then.
+    Work(SimTime),
 }
 
 /// The handler's window on the world: identity, time, randomness, and the command recorder.
@@ -108,6 +127,7 @@ pub struct Ctx<'a, P: Protocol> {
     pub now: SimTime,
     rng: &'a mut ChaCha8Rng,
     out: &'a mut Vec<Command<P>>,
+    roles: Option<&'a RoleTable>,
 }
 
 impl<'a, P: Protocol> Ctx<'a, P> {
@@ -124,6 +144,27 @@ impl<'a, P: Protocol> Ctx<'a, P> {
             now,
             rng,
             out,
+            roles: None,
+        }
+    }
+    /// The same context, knowing which node plays which role.
+    pub fn with_roles(mut self, roles: &'a RoleTable) -> Self {
+        self.roles = Some(roles);
+        self
+    }
+    /// The role of `node` (`""` for protocols without roles).
+    pub fn role(&self, node: NodeId) -> &'a str {
+        self.roles.map_or("", |r| r.role(node))
+    }
+    /// The nodes playing `role`, in id order.
+    pub fn nodes_of(&self, role: &str) -> &'a [NodeId] {
+        self.roles.map_or(&[][..], |r| r.nodes_of(role))
+    }
+    /// Charges `d` of work to this handler: its sends and replies leave `d` later, and on a
+    /// node with a service model the worker stays busy until then.
+    pub fn work(&mut self, d: SimTime) {
+        if d > SimTime::ZERO {
+            self.out.push(Command::Work(d));
         }
     }
     /// This node's own seeded random stream.

@@ -8,6 +8,7 @@
 //! outcome goes into the [`History`], which checkers read.
 
 use crate::sim::actor::NodeId;
+use crate::sim::load::{Arrival, Keys};
 use crate::sim::time::SimTime;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -82,6 +83,9 @@ pub enum Target {
     Random,
     /// Always this node first (then wherever redirects and retries lead).
     Node(String),
+    /// A random node of this role for each operation and each retry. Requests are *born* at
+    /// a node of role `client`: they reach it, and its replies return, with no network delay.
+    Role(String),
 }
 
 /// The kind mix of generated operations, as weights.
@@ -114,9 +118,14 @@ impl Default for OpMix {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Workload {
-    /// Number of concurrent closed-loop clients.
+    /// Number of concurrent closed-loop clients (with `arrival`, the open-loop operations
+    /// are shared out among this many client ids, round robin).
     #[serde(default = "one")]
     pub clients: u32,
+    /// Open loop: operations arrive by this process whatever happens to earlier ones
+    /// (`Poisson(rate: 200)`); absent, each client waits for a reply, then `interval`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival: Option<Arrival>,
     /// Think time between one operation's end and the next one's start.
     #[serde(default = "default_interval")]
     pub interval: SimTime,
@@ -128,9 +137,9 @@ pub struct Workload {
     pub stop: Option<SimTime>,
     #[serde(default)]
     pub mix: OpMix,
-    /// Keys are `k0..k{keys-1}`.
-    #[serde(default = "default_keys")]
-    pub keys: u32,
+    /// Keys are `k0..k{count-1}`: `keys: 3` or `keys: (count: 10000, pick: Zipf(s: 0.99))`.
+    #[serde(default)]
+    pub keys: Keys,
     #[serde(default)]
     pub target: Target,
     /// How long a client waits for one attempt before retrying elsewhere.
@@ -147,9 +156,6 @@ fn one() -> u32 {
 fn default_interval() -> SimTime {
     SimTime::from_millis(100)
 }
-fn default_keys() -> u32 {
-    3
-}
 fn default_timeout() -> SimTime {
     SimTime::from_millis(500)
 }
@@ -161,11 +167,12 @@ impl Default for Workload {
     fn default() -> Self {
         Workload {
             clients: 1,
+            arrival: None,
             interval: default_interval(),
             start: SimTime::ZERO,
             stop: None,
             mix: OpMix::default(),
-            keys: default_keys(),
+            keys: Keys::default(),
             target: Target::Random,
             timeout: default_timeout(),
             max_attempts: default_attempts(),

@@ -8,6 +8,7 @@ use crate::sim::engine::{NodeStatus, Sim};
 use crate::sim::invariant::Violation;
 use crate::sim::metrics::Metrics;
 use crate::sim::network::Network;
+use crate::sim::roles::RoleTable;
 use crate::sim::time::SimTime;
 use crate::sim::trace::Trace;
 use std::collections::BTreeMap;
@@ -43,6 +44,10 @@ pub trait DynSim: Send {
     fn role_first_seen(&self) -> &BTreeMap<String, SimTime>;
     fn step_limit_hit(&self) -> bool;
     fn steps(&self) -> u64;
+    /// Which node plays which role.
+    fn roles(&self) -> &RoleTable;
+    /// Waiting inputs and busy workers of a node with a service model.
+    fn station_load(&self, node: NodeId) -> Option<(usize, u32)>;
 }
 
 impl<P: Protocol> DynSim for Sim<P> {
@@ -111,5 +116,11 @@ impl<P: Protocol> DynSim for Sim<P> {
     }
     fn steps(&self) -> u64 {
         Sim::steps(self)
+    }
+    fn roles(&self) -> &RoleTable {
+        Sim::roles(self)
+    }
+    fn station_load(&self, node: NodeId) -> Option<(usize, u32)> {
+        Sim::station_load(self, node)
     }
 }

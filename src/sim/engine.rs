@@ -20,10 +20,15 @@
 //! (the engine finishes the instant first), which is why saving and replaying is exact.
 //!
 //! Randomness: one ChaCha8 stream per purpose, all derived from the scenario seed — stream 1
-//! for the network, stream 2 for the clients, stream `1000 + i` for node `i` — so a change in
-//! how one node uses randomness does not shift any other stream.
+//! for the network, stream 2 for the clients, stream `1000 + i` for node `i`, stream
+//! `2^32 + i` for node `i`'s service times — so a change in how one node uses randomness does
+//! not shift any other stream.
+//!
+//! Service models (`service.rs`): an input for a node with one waits for a worker, is served
+//! for a drawn time, and only then reaches the handler. Time series (`series.rs`) are sampled
+//! lazily on a fixed grid just before time passes each grid point, so they add no events.
 
-use crate::sim::actor::{Command, Ctx, Message, NodeId, NodeView, Protocol};
+use crate::sim::actor::{Command, Ctx, Gauge, Message, NodeId, NodeView, Protocol};
 use crate::sim::chaos::{Chaos, STREAM_CHAOS};
 use crate::sim::client::{
     ClientId, ClientRef, ClientReply, ClientRequest, History, HistoryEntry, Op, Outcome, Target,
@@ -34,6 +39,9 @@ use crate::sim::invariant::{Invariant, Violation, World};
 use crate::sim::metrics::Metrics;
 use crate::sim::network::{LinkParams, Network};
 use crate::sim::queue::EventQueue;
+use crate::sim::roles::RoleTable;
+use crate::sim::series::{MetricsSpec, SeriesKey, SeriesSet};
+use crate::sim::service::{Admit, ServiceModel, Station};
 use crate::sim::time::SimTime;
 use crate::sim::trace::{DropReason, EventId, EventKind, Trace, TraceLevel};
 use rand::{Rng, SeedableRng};
@@ -44,6 +52,7 @@ use std::hash::{Hash, Hasher};
 pub const STREAM_NETWORK: u64 = 1;
 pub const STREAM_CLIENTS: u64 = 2;
 pub const STREAM_NODE_BASE: u64 = 1000;
+pub const STREAM_SERVICE_BASE: u64 = 1 << 32;
 
 /// A node's liveness.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -75,6 +84,12 @@ pub struct SimSetup<C> {
     pub max_steps: u64,
     /// Stop at the first invariant violation.
     pub stop_on_violation: bool,
+    /// Which node plays which role.
+    pub roles: RoleTable,
+    /// Each node's service model (empty, or one entry per node; `None`: instant handlers).
+    pub service: Vec<Option<ServiceModel>>,
+    /// Sampling of the time series.
+    pub metrics: MetricsSpec,
 }
 
 impl<C: Default> SimSetup<C> {
@@ -95,6 +110,9 @@ impl<C: Default> SimSetup<C> {
             trace_cap: None,
             max_steps: 50_000_000,
             stop_on_violation: false,
+            roles: RoleTable::implicit(nodes),
+            service: Vec::new(),
+            metrics: MetricsSpec::default(),
         }
     }
 }
@@ -131,6 +149,24 @@ enum Item<P: Protocol> {
     Chaos {
         heal_all: bool,
     },
+    /// The service time of an input ends: its handler runs now. `inc` is the node's
+    /// incarnation when service began (a crash in between discards it).
+    Serve {
+        node: NodeId,
+        input: Box<Item<P>>,
+        inc: u32,
+        token: u64,
+    },
+    /// Sends and replies of a handler that charged work (`ctx.work`), leaving now.
+    Outputs {
+        node: NodeId,
+        cmds: Vec<Command<P>>,
+        cause: Option<EventId>,
+        inc: u32,
+        frees_worker: bool,
+    },
+    /// The open-loop workload's next arrival.
+    Arrival,
 }
 
 struct TimerSlot {
@@ -153,7 +189,16 @@ struct PendingOp {
 #[derive(Default)]
 struct ClientState {
     next_seq: u64,
-    pending: Option<PendingOp>,
+    /// Operations in progress by sequence number: at most one for a closed-loop client.
+    pending: BTreeMap<u64, PendingOp>,
+}
+
+/// A message input in service, remembered so a crash can report it lost.
+struct InService {
+    token: u64,
+    from: NodeId,
+    kind: &'static str,
+    send: EventId,
 }
 
 /// A run of one protocol.
@@ -193,6 +238,22 @@ pub struct Sim<P: Protocol> {
     role_first_seen: BTreeMap<String, SimTime>,
     recorded: Vec<(SimTime, Action)>,
     out: Vec<Command<P>>,
+    /// Workers and queue of each node with a service model.
+    stations: Vec<Option<Station<Item<P>>>>,
+    service_rng: Vec<Option<ChaCha8Rng>>,
+    /// Bumped at each crash: service and outputs begun before it are void.
+    incarnation: Vec<u32>,
+    /// Message inputs in service at each node.
+    serving: Vec<Vec<InService>>,
+    serve_token: u64,
+    /// The handler running now holds a worker of its node's station.
+    holds_worker: bool,
+    /// Completed and shed counts at the previous sample, per node.
+    station_seen: Vec<(u64, u64)>,
+    /// Keys picked so far (for `Sequential` keys) and open-loop arrivals so far.
+    keys_picked: u64,
+    arrivals: u64,
+    gauges_buf: Vec<Gauge>,
     /// The step limit was reached before the end.
     pub step_limit_hit: bool,
 }
@@ -221,6 +282,18 @@ impl<P: Protocol> Sim<P> {
             net.set_params(*a, *b, p.clone());
         }
         let invariants = P::invariants(&setup.config, n);
+        let stations: Vec<Option<Station<Item<P>>>> = (0..n)
+            .map(|i| setup.service.get(i).cloned().flatten().map(Station::new))
+            .collect();
+        let service_rng = (0..n)
+            .map(|i| {
+                stations[i]
+                    .is_some()
+                    .then(|| stream(setup.seed, STREAM_SERVICE_BASE + i as u64))
+            })
+            .collect();
+        let mut metrics = Metrics::default();
+        metrics.series = SeriesSet::new(&setup.metrics);
         let mut sim = Sim {
             n,
             now: SimTime::ZERO,
@@ -244,7 +317,7 @@ impl<P: Protocol> Sim<P> {
             drift_ppm: setup.drift_ppm.clone(),
             net,
             trace: Trace::new(setup.trace_level, setup.trace_cap),
-            metrics: Metrics::default(),
+            metrics,
             history: History::default(),
             clients: Vec::new(),
             invariant_done: vec![false; invariants.len()],
@@ -254,6 +327,16 @@ impl<P: Protocol> Sim<P> {
             role_first_seen: BTreeMap::new(),
             recorded: Vec::new(),
             out: Vec::new(),
+            stations,
+            service_rng,
+            incarnation: vec![0; n],
+            serving: (0..n).map(|_| Vec::new()).collect(),
+            serve_token: 0,
+            holds_worker: false,
+            station_seen: vec![(0, 0); n],
+            keys_picked: 0,
+            arrivals: 0,
+            gauges_buf: Vec::new(),
             step_limit_hit: false,
             setup,
         };
@@ -264,7 +347,12 @@ impl<P: Protocol> Sim<P> {
         if let Some(w) = sim.setup.workload.clone() {
             for c in 0..w.clients {
                 sim.clients.push(ClientState::default());
-                sim.push(w.start, 0, Item::ClientNext(c));
+                if w.arrival.is_none() {
+                    sim.push(w.start, 0, Item::ClientNext(c));
+                }
+            }
+            if w.arrival.is_some() {
+                sim.schedule_arrival(w.start);
             }
         }
         if let Some(c) = sim.setup.chaos.clone() {
@@ -332,6 +420,16 @@ impl<P: Protocol> Sim<P> {
             None => self.views[node].clone(),
         }
     }
+    /// Which node plays which role.
+    pub fn roles(&self) -> &RoleTable {
+        &self.setup.roles
+    }
+    /// Inputs waiting in `node`'s service queue and its busy workers (None: no service model).
+    pub fn station_load(&self, node: NodeId) -> Option<(usize, u32)> {
+        self.stations[node]
+            .as_ref()
+            .map(|s| (s.queue_len(), s.busy))
+    }
     /// Time of the next queued event, if any.
     pub fn next_event_at(&self) -> Option<SimTime> {
         self.queue.peek_time()
@@ -368,6 +466,7 @@ impl<P: Protocol> Sim<P> {
         }
         let (at, item) = self.queue.pop().expect("peeked");
         debug_assert!(at >= self.now, "time went backwards");
+        self.sample_before(at);
         self.now = at;
         self.steps += 1;
         let touched = self.dispatch(item);
@@ -381,6 +480,7 @@ impl<P: Protocol> Sim<P> {
         let t = t.min(self.setup.duration);
         while self.step_bounded(t) {}
         if !self.step_limit_hit && (self.violations.is_empty() || !self.setup.stop_on_violation) {
+            self.sample_before(t);
             self.now = self.now.max(t);
         }
     }
@@ -450,12 +550,43 @@ impl<P: Protocol> Sim<P> {
         let mut out = std::mem::take(&mut self.out);
         out.clear();
         {
-            let mut ctx = Ctx::new(node, self.n, self.now, &mut self.node_rng[node], &mut out);
+            let mut ctx = Ctx::new(node, self.n, self.now, &mut self.node_rng[node], &mut out)
+                .with_roles(&self.setup.roles);
             if let Some(new_state) = f(self.states[node].as_mut(), &mut ctx, &self.setup.config) {
                 self.states[node] = Some(new_state);
             }
         }
-        self.execute(node, cause, &mut out);
+        let work = out
+            .iter()
+            .map(|c| match c {
+                Command::Work(d) => d.0,
+                _ => 0,
+            })
+            .fold(0u64, u64::saturating_add);
+        if work > 0 {
+            // Charged work: sends and replies leave later, the rest takes effect now.
+            let (later, now): (Vec<_>, Vec<_>) = out
+                .drain(..)
+                .partition(|c| matches!(c, Command::Send { .. } | Command::Reply { .. }));
+            out.extend(now);
+            self.execute(node, cause, &mut out);
+            let frees_worker = std::mem::take(&mut self.holds_worker);
+            let at = SimTime(self.now.0.saturating_add(work));
+            let inc = self.incarnation[node];
+            self.push(
+                at,
+                0,
+                Item::Outputs {
+                    node,
+                    cmds: later,
+                    cause,
+                    inc,
+                    frees_worker,
+                },
+            );
+        } else {
+            self.execute(node, cause, &mut out);
+        }
         self.out = out;
         self.refresh_view(node);
     }
@@ -520,7 +651,7 @@ impl<P: Protocol> Sim<P> {
                 }
                 Command::Persist(d) => self.durable[node] = d,
                 Command::Reply { to, reply } => {
-                    let at = self.now + self.setup.network.latency.sample(&mut self.client_rng);
+                    let at = self.now + self.client_hop(node);
                     self.push(
                         at,
                         0,
@@ -537,7 +668,12 @@ impl<P: Protocol> Sim<P> {
                     }
                 }
                 Command::Count { name, by } => self.metrics.count(name, by),
-                Command::Gauge { name, value } => self.metrics.gauge(name, self.now, value),
+                Command::Gauge { name, value } => {
+                    self.metrics
+                        .series
+                        .set_gauge(SeriesKey::of(name, node), value)
+                }
+                Command::Work(_) => {} // taken into account by `with_node`
             }
         }
     }
@@ -641,7 +777,9 @@ impl<P: Protocol> Sim<P> {
         // A paused node takes no input: stash it until resume (timers are re-armed then).
         let target = match &item {
             Item::Deliver { to, .. } | Item::ClientArrive { to, .. } => Some(*to),
-            Item::Timer { node, .. } => Some(*node),
+            Item::Timer { node, .. } | Item::Serve { node, .. } | Item::Outputs { node, .. } => {
+                Some(*node)
+            }
             _ => None,
         };
         if let Some(t) = target
@@ -685,23 +823,19 @@ impl<P: Protocol> Sim<P> {
                     self.drop_msg(from, to, kind, send, DropReason::NodeDown);
                     return Some(to);
                 }
-                self.metrics.delivered.add(kind);
-                self.lamport[to] = self.lamport[to].max(send_lamport);
-                let ev = self.record(
-                    Some(to),
-                    Some(send),
-                    EventKind::Deliver {
-                        from,
-                        send,
-                        msg: kind,
-                    },
-                    0,
-                );
-                self.with_node(to, Some(ev), |s, ctx, _| {
-                    s.expect("an up node has state").on_message(from, msg, ctx);
-                    None
-                });
-                Some(to)
+                let item = Item::Deliver {
+                    from,
+                    to,
+                    msg,
+                    send,
+                    send_lamport,
+                    lost,
+                };
+                if self.stations[to].is_some() {
+                    self.admit(to, item);
+                    return None;
+                }
+                self.handle_input(item)
             }
             Item::Timer { node, key, token } => {
                 let live = self.timers[node]
@@ -733,6 +867,92 @@ impl<P: Protocol> Sim<P> {
                 if self.status[to] == NodeStatus::Crashed {
                     return None; // lost with the node; the client will time out
                 }
+                let item = Item::ClientArrive { to, req };
+                if self.stations[to].is_some() {
+                    self.admit(to, item);
+                    return None;
+                }
+                self.handle_input(item)
+            }
+            Item::Serve {
+                node,
+                input,
+                inc,
+                token,
+            } => self.serve(node, *input, inc, token),
+            Item::Outputs {
+                node,
+                mut cmds,
+                cause,
+                inc,
+                frees_worker,
+            } => {
+                if inc != self.incarnation[node] {
+                    return None; // lost in a crash
+                }
+                self.execute(node, cause, &mut cmds);
+                if frees_worker {
+                    self.release_worker(node);
+                }
+                None
+            }
+            Item::Arrival => {
+                self.open_loop_arrival();
+                None
+            }
+            Item::ClientReplyArrive { from, to, reply } => {
+                self.client_reply(from, to, *reply);
+                None
+            }
+            Item::Chaos { heal_all } => {
+                self.chaos_step(heal_all);
+                None
+            }
+            Item::ClientTimeout(r) => {
+                let current = self.clients[r.client as usize]
+                    .pending
+                    .get(&r.seq)
+                    .is_some_and(|p| p.attempt == r.attempt);
+                if current {
+                    self.client_retry(r.client, r.seq, None, true);
+                }
+                None
+            }
+        }
+    }
+
+    /// Runs the handler of a message or client request that reached `node` (directly, or
+    /// at the end of its service time).
+    fn handle_input(&mut self, item: Item<P>) -> Option<NodeId> {
+        match item {
+            Item::Deliver {
+                from,
+                to,
+                msg,
+                send,
+                send_lamport,
+                ..
+            } => {
+                let kind = msg.kind();
+                self.metrics.delivered.add(kind);
+                self.lamport[to] = self.lamport[to].max(send_lamport);
+                let ev = self.record(
+                    Some(to),
+                    Some(send),
+                    EventKind::Deliver {
+                        from,
+                        send,
+                        msg: kind,
+                    },
+                    0,
+                );
+                self.with_node(to, Some(ev), |s, ctx, _| {
+                    s.expect("an up node has state").on_message(from, msg, ctx);
+                    None
+                });
+                Some(to)
+            }
+            Item::ClientArrive { to, req } => {
                 let ev = self.record(
                     Some(to),
                     None,
@@ -750,24 +970,7 @@ impl<P: Protocol> Sim<P> {
                 });
                 Some(to)
             }
-            Item::ClientReplyArrive { from, to, reply } => {
-                self.client_reply(from, to, *reply);
-                None
-            }
-            Item::Chaos { heal_all } => {
-                self.chaos_step(heal_all);
-                None
-            }
-            Item::ClientTimeout(r) => {
-                let current = self.clients[r.client as usize]
-                    .pending
-                    .as_ref()
-                    .is_some_and(|p| p.seq == r.seq && p.attempt == r.attempt);
-                if current {
-                    self.client_retry(r.client, None, true);
-                }
-                None
-            }
+            _ => unreachable!("only messages and client requests are inputs"),
         }
     }
 
@@ -784,6 +987,7 @@ impl<P: Protocol> Sim<P> {
                 self.status[n] = NodeStatus::Crashed;
                 self.states[n] = None;
                 self.timers[n].clear();
+                self.crash_station(n);
                 // Inputs that were waiting at a paused node die with it.
                 for e in std::mem::take(&mut self.stalled[n]) {
                     if let Item::Deliver {
@@ -991,19 +1195,81 @@ impl<P: Protocol> Sim<P> {
             return;
         }
         let op = self.generate_op(&w);
-        let target = match &w.target {
-            Target::Random => None,
-            Target::Node(name) => self.node_id(name).ok(),
-        };
+        let target = self.first_target(&w);
         self.start_op(c, op, target, true);
     }
 
+    /// Where a new generated operation goes first (`None`: a uniformly random node).
+    fn first_target(&mut self, w: &Workload) -> Option<NodeId> {
+        match &w.target {
+            Target::Random => None,
+            Target::Node(name) => self.node_id(name).ok(),
+            Target::Role(role) => self.random_of_role(role),
+        }
+    }
+
+    fn random_of_role(&mut self, role: &str) -> Option<NodeId> {
+        let of = self.setup.roles.nodes_of(role);
+        if of.is_empty() {
+            return None;
+        }
+        let k = self.client_rng.random_range(0..of.len());
+        Some(of[k])
+    }
+
+    /// Network delay between the clients and `node`: none for a node of role `client`,
+    /// where requests are born.
+    fn client_hop(&mut self, node: NodeId) -> SimTime {
+        if self.setup.roles.role(node) == "client" {
+            SimTime::ZERO
+        } else {
+            self.setup.network.latency.sample(&mut self.client_rng)
+        }
+    }
+
+    /// Schedules the open-loop arrival after one at `from`, unless it would come after the
+    /// workload stops.
+    fn schedule_arrival(&mut self, from: SimTime) {
+        let Some(w) = &self.setup.workload else {
+            return;
+        };
+        let Some(arrival) = &w.arrival else {
+            return;
+        };
+        let stop = w.stop.unwrap_or(self.setup.duration).min(self.setup.duration);
+        if from >= stop {
+            return;
+        }
+        let (rel, horizon) = (from - w.start, stop - w.start);
+        if let Some(gap) = arrival.next_gap(rel, horizon, &mut self.client_rng) {
+            let at = SimTime(from.0.saturating_add(gap.0));
+            if at <= stop {
+                self.push(at, 0, Item::Arrival);
+            }
+        }
+    }
+
+    /// An open-loop arrival: a new operation, whatever the earlier ones are doing.
+    fn open_loop_arrival(&mut self) {
+        let Some(w) = self.setup.workload.clone() else {
+            return;
+        };
+        let c = (self.arrivals % u64::from(w.clients.max(1))) as ClientId;
+        self.arrivals += 1;
+        let op = self.generate_op(&w);
+        let target = self.first_target(&w);
+        self.start_op(c, op, target, false);
+        self.schedule_arrival(self.now);
+    }
+
     fn generate_op(&mut self, w: &Workload) -> Op {
+        let seq = self.keys_picked;
+        self.keys_picked += 1;
         let r = &mut self.client_rng;
         let m = &w.mix;
         let total = (m.get + m.put + m.cas + m.request).max(1);
         let pick = r.random_range(0..total);
-        let key = format!("k{}", r.random_range(0..w.keys.max(1)));
+        let key = format!("k{}", w.keys.pick(seq, r));
         let value = format!("{}", r.random_range(0..100u32));
         if pick < m.get {
             Op::Get { key }
@@ -1050,22 +1316,25 @@ impl<P: Protocol> Sim<P> {
             },
             0,
         );
-        self.clients[c as usize].pending = Some(PendingOp {
+        self.clients[c as usize].pending.insert(
             seq,
-            op,
-            attempt: 0,
-            history,
-            generated,
-        });
+            PendingOp {
+                seq,
+                op,
+                attempt: 0,
+                history,
+                generated,
+            },
+        );
         let node = target.unwrap_or_else(|| self.client_rng.random_range(0..self.n));
-        self.send_attempt(c, node);
+        self.send_attempt(c, seq, node);
     }
 
-    fn send_attempt(&mut self, c: ClientId, node: NodeId) {
+    fn send_attempt(&mut self, c: ClientId, seq: u64, node: NodeId) {
         let timeout = self.client_timeout();
         let p = self.clients[c as usize]
             .pending
-            .as_mut()
+            .get_mut(&seq)
             .expect("an operation in progress");
         p.attempt += 1;
         self.history.entries[p.history].attempts = p.attempt;
@@ -1078,7 +1347,7 @@ impl<P: Protocol> Sim<P> {
             op: p.op.clone(),
         };
         let r = req.from;
-        let at = self.now + self.setup.network.latency.sample(&mut self.client_rng);
+        let at = self.now + self.client_hop(node);
         self.push(
             at,
             0,
@@ -1087,7 +1356,7 @@ impl<P: Protocol> Sim<P> {
                 req: Box::new(req),
             },
         );
-        let t = self.now + timeout;
+        let t = SimTime(self.now.0.saturating_add(timeout.0));
         self.push(t, 0, Item::ClientTimeout(r));
     }
 
@@ -1102,29 +1371,28 @@ impl<P: Protocol> Sim<P> {
     }
 
     fn client_reply(&mut self, from: NodeId, to: ClientRef, reply: ClientReply) {
-        let current = self.clients[to.client as usize]
-            .pending
-            .as_ref()
-            .is_some_and(|p| p.seq == to.seq && p.attempt == to.attempt);
-        if !current {
+        let Some(p) = self.clients[to.client as usize].pending.get(&to.seq) else {
+            return; // an answer to an operation the client already finished
+        };
+        if p.attempt != to.attempt {
             return; // an answer to an attempt the client already gave up on
         }
-        let h = self.clients[to.client as usize]
-            .pending
-            .as_ref()
-            .expect("current")
-            .history;
+        let h = p.history;
         self.history.entries[h].node = Some(from);
         match reply {
-            ClientReply::Ok { value } => self.finish_op(to.client, Outcome::Ok { value }),
-            ClientReply::Fail { reason } => self.finish_op(to.client, Outcome::Fail { reason }),
-            ClientReply::Redirect { leader } => self.client_retry(to.client, leader, false),
+            ClientReply::Ok { value } => self.finish_op(to.client, to.seq, Outcome::Ok { value }),
+            ClientReply::Fail { reason } => {
+                self.finish_op(to.client, to.seq, Outcome::Fail { reason })
+            }
+            ClientReply::Redirect { leader } => {
+                self.client_retry(to.client, to.seq, leader, false)
+            }
         }
     }
 
     /// Another attempt at `hint` (or a random other node), unless attempts are used up.
-    fn client_retry(&mut self, c: ClientId, hint: Option<NodeId>, timed_out: bool) {
-        let p = self.clients[c as usize].pending.as_ref().expect("pending");
+    fn client_retry(&mut self, c: ClientId, seq: u64, hint: Option<NodeId>, timed_out: bool) {
+        let p = self.clients[c as usize].pending.get(&seq).expect("pending");
         if p.attempt >= self.max_attempts() {
             let outcome = if timed_out {
                 Outcome::Timeout
@@ -1133,21 +1401,37 @@ impl<P: Protocol> Sim<P> {
                     reason: "no leader found".into(),
                 }
             };
-            self.finish_op(c, outcome);
+            self.finish_op(c, seq, outcome);
             return;
         }
-        let node = match hint {
-            Some(n) if n < self.n => n,
+        let role = match self.setup.workload.as_ref().map(|w| &w.target) {
+            Some(Target::Role(r)) => Some(r.clone()),
+            _ => None,
+        };
+        let node = match (hint, role) {
+            (Some(n), _) if n < self.n => n,
+            (_, Some(r)) => self
+                .random_of_role(&r)
+                .unwrap_or_else(|| self.client_rng.random_range(0..self.n)),
             _ => self.client_rng.random_range(0..self.n),
         };
-        self.send_attempt(c, node);
+        self.send_attempt(c, seq, node);
     }
 
-    fn finish_op(&mut self, c: ClientId, outcome: Outcome) {
-        let p = self.clients[c as usize].pending.take().expect("pending");
+    fn finish_op(&mut self, c: ClientId, seq: u64, outcome: Outcome) {
+        let p = self.clients[c as usize]
+            .pending
+            .remove(&seq)
+            .expect("pending");
         let e = &mut self.history.entries[p.history];
         e.returned_at = Some(self.now);
         e.outcome = Some(outcome.clone());
+        let latency = self.now - e.invoked_at;
+        self.metrics.series.client_finished(
+            self.now,
+            latency,
+            matches!(outcome, Outcome::Ok { .. }),
+        );
         self.record(
             None,
             None,
@@ -1164,9 +1448,175 @@ impl<P: Protocol> Sim<P> {
                 .workload
                 .as_ref()
                 .map_or(SimTime::ZERO, |w| w.interval);
-            let at = self.now + interval;
+            let at = SimTime(self.now.0.saturating_add(interval.0));
             self.push(at, 0, Item::ClientNext(c));
         }
+    }
+
+    // ---------------------------------------------------------------- service stations
+
+    /// An input reached `node`, which has a service model: a worker takes it, or it waits,
+    /// or the queue is full and it is dropped.
+    fn admit(&mut self, node: NodeId, item: Item<P>) {
+        let station = self.stations[node].as_mut().expect("a station");
+        match station.admit(item) {
+            Admit::Start(item) => self.start_service(node, item),
+            Admit::Queued => {}
+            Admit::Shed(item) => self.shed(node, item),
+        }
+    }
+
+    fn start_service(&mut self, node: NodeId, item: Item<P>) {
+        let model = &self.stations[node].as_ref().expect("a station").model;
+        let rng = self.service_rng[node].as_mut().expect("a service stream");
+        let d = crate::sim::service::service_time(model, rng);
+        self.serve_token += 1;
+        let token = self.serve_token;
+        if let Item::Deliver {
+            from, msg, send, ..
+        } = &item
+        {
+            self.serving[node].push(InService {
+                token,
+                from: *from,
+                kind: msg.kind(),
+                send: *send,
+            });
+        }
+        let inc = self.incarnation[node];
+        let at = SimTime(self.now.0.saturating_add(d.0));
+        self.push(
+            at,
+            0,
+            Item::Serve {
+                node,
+                input: Box::new(item),
+                inc,
+                token,
+            },
+        );
+    }
+
+    fn shed(&mut self, node: NodeId, item: Item<P>) {
+        *self
+            .metrics
+            .dropped_by_reason
+            .entry(DropReason::QueueFull)
+            .or_default() += 1;
+        match item {
+            Item::Deliver {
+                from, msg, send, ..
+            } => {
+                self.metrics.dropped.add(msg.kind());
+                self.record(
+                    Some(node),
+                    Some(send),
+                    EventKind::Drop {
+                        from,
+                        send,
+                        msg: msg.kind(),
+                        reason: DropReason::QueueFull,
+                    },
+                    0,
+                );
+            }
+            Item::ClientArrive { req, .. } => {
+                self.record(
+                    Some(node),
+                    None,
+                    EventKind::Shed {
+                        client: req.from.client,
+                        seq: req.from.seq,
+                        attempt: req.from.attempt,
+                    },
+                    0,
+                );
+            }
+            _ => unreachable!("only inputs are admitted"),
+        }
+    }
+
+    /// The service time of an input at `node` ended: its handler runs.
+    fn serve(&mut self, node: NodeId, input: Item<P>, inc: u32, token: u64) -> Option<NodeId> {
+        if inc != self.incarnation[node] {
+            return None; // the node crashed meanwhile; the loss was recorded then
+        }
+        self.serving[node].retain(|s| s.token != token);
+        self.holds_worker = true;
+        let touched = self.handle_input(input);
+        if std::mem::take(&mut self.holds_worker) {
+            self.release_worker(node);
+        }
+        touched
+    }
+
+    /// A worker of `node` is free: it takes the next waiting input, if any.
+    fn release_worker(&mut self, node: NodeId) {
+        let Some(station) = self.stations[node].as_mut() else {
+            return;
+        };
+        if let Some(next) = station.release() {
+            self.start_service(node, next);
+        }
+    }
+
+    /// A crash empties `node`'s station: waiting and in-service messages are lost.
+    fn crash_station(&mut self, node: NodeId) {
+        self.incarnation[node] = self.incarnation[node].wrapping_add(1);
+        let Some(station) = self.stations[node].as_mut() else {
+            return;
+        };
+        let waiting = station.clear();
+        for s in std::mem::take(&mut self.serving[node]) {
+            self.drop_msg(s.from, node, s.kind, s.send, DropReason::NodeDown);
+        }
+        for item in waiting {
+            if let Item::Deliver {
+                from, msg, send, ..
+            } = item
+            {
+                self.drop_msg(from, node, msg.kind(), send, DropReason::NodeDown);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- time series
+
+    /// Takes every sample due strictly before `t` (the state then is the state now, since
+    /// no event has happened after it yet).
+    fn sample_before(&mut self, t: SimTime) {
+        while self.metrics.series.next_at() < t {
+            self.take_sample();
+        }
+    }
+
+    fn take_sample(&mut self) {
+        let secs = self.metrics.series.interval().as_secs_f64();
+        let mut values = Vec::new();
+        for (node, st) in self.stations.iter().enumerate() {
+            let Some(st) = st else { continue };
+            let (done, shed) = self.station_seen[node];
+            values.push((SeriesKey::of("queue", node), st.queue_len() as f64));
+            values.push((SeriesKey::of("busy", node), f64::from(st.busy)));
+            values.push((
+                SeriesKey::of("completed", node),
+                (st.completed - done) as f64 / secs,
+            ));
+            values.push((SeriesKey::of("shed", node), (st.shed - shed) as f64 / secs));
+            self.station_seen[node] = (st.completed, st.shed);
+        }
+        let mut gauges = std::mem::take(&mut self.gauges_buf);
+        gauges.clear();
+        P::gauges(&self.setup.config, &self.states, &mut gauges);
+        for g in &gauges {
+            let key = match g.node {
+                Some(n) => SeriesKey::of(g.name, n),
+                None => SeriesKey::global(g.name),
+            };
+            values.push((key, g.value));
+        }
+        self.gauges_buf = gauges;
+        self.metrics.series.sample(values);
     }
 
     // ---------------------------------------------------------------- invariants

@@ -1,6 +1,7 @@
 //! Counters and time series of a run, for the CLI report and the app's plots.
 
 use crate::sim::client::History;
+use crate::sim::series::SeriesSet;
 use crate::sim::time::SimTime;
 use crate::sim::trace::DropReason;
 use serde::Serialize;
@@ -45,22 +46,14 @@ pub struct Metrics {
     pub timers_fired: u64,
     /// Protocol counters (`commits`, `elections`, ...).
     pub counters: BTreeMap<&'static str, u64>,
-    /// Protocol time series (`informed_fraction`, ...), one sample per change.
-    pub series: BTreeMap<&'static str, Vec<(SimTime, f64)>>,
+    /// Every time series of the run, on one sampling grid (see [`SeriesSet`]).
+    #[serde(skip)]
+    pub series: SeriesSet,
 }
 
 impl Metrics {
     pub fn count(&mut self, name: &'static str, by: u64) {
         *self.counters.entry(name).or_default() += by;
-    }
-    pub fn gauge(&mut self, name: &'static str, at: SimTime, value: f64) {
-        let s = self.series.entry(name).or_default();
-        if s.last().is_some_and(|(t, v)| *t == at && *v != value) {
-            s.pop();
-        }
-        if s.last().is_none_or(|(_, v)| *v != value) {
-            s.push((at, value));
-        }
     }
     pub fn counter(&self, name: &str) -> u64 {
         self.counters.get(name).copied().unwrap_or(0)

@@ -8,14 +8,22 @@ pub mod control;
 pub mod dynsim;
 pub mod engine;
 pub mod invariant;
+pub mod load;
 pub mod metrics;
 pub mod network;
 pub mod queue;
+pub mod roles;
+pub mod series;
+pub mod service;
 pub mod time;
 pub mod trace;
 
-pub use actor::{Command, Ctx, EntryView, Message, NodeId, NodeView, Protocol, TimerView, Tone};
-pub use client::{ClientReply, ClientRequest, Op};
+pub use actor::{
+    Command, Ctx, EntryView, Gauge, Message, NodeId, NodeView, Protocol, TimerView, Tone,
+};
+pub use roles::{RoleSpec, RoleTable};
+pub use service::ServiceModel;
+pub use client::{ClientRef, ClientReply, ClientRequest, Op};
 pub use control::Action;
 pub use engine::{NodeStatus, Sim, SimSetup};
 pub use invariant::{Failure, Invariant, Violation, World};

@@ -20,7 +20,7 @@ use crate::sim::control::{Action, LinkPatch};
 use crate::sim::time::SimTime;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, LogNormal, Normal};
+use rand_distr::{Distribution, Exp, LogNormal, Normal};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -44,6 +44,8 @@ pub enum Latency {
         sigma: f64,
         min: SimTime,
     },
+    /// Memoryless, with this mean: the service time of queueing theory's M/M/c.
+    Exponential { mean: SimTime },
 }
 
 impl Default for Latency {
@@ -75,6 +77,10 @@ impl Latency {
                     LogNormal::new((median.0.max(1) as f64).ln(), *sigma).expect("validated sigma");
                 (d.sample(rng).min(1e15).max(min.0 as f64)) as u64
             }
+            Latency::Exponential { mean } => {
+                let d = Exp::new(1.0 / mean.0.max(1) as f64).expect("a positive rate");
+                d.sample(rng).min(1e15) as u64
+            }
         };
         SimTime(us.max(1))
     }
@@ -101,6 +107,7 @@ impl Latency {
             Latency::Uniform { min, max } => SimTime((min.0 + max.0) / 2),
             Latency::Normal { mean, .. } => *mean,
             Latency::LogNormal { median, .. } => *median,
+            Latency::Exponential { mean } => *mean,
         }
     }
 }

@@ -38,8 +38,10 @@ pub enum DropReason {
     Loss,
     /// Sender and receiver were on different sides of a partition or a cut link.
     Partitioned,
-    /// The receiver was crashed when the message arrived.
+    /// The receiver was crashed when the message arrived (or crashed while it waited).
     NodeDown,
+    /// The receiver's service queue was full (load shedding).
+    QueueFull,
 }
 
 impl DropReason {
@@ -48,6 +50,7 @@ impl DropReason {
             DropReason::Loss => "loss",
             DropReason::Partitioned => "partitioned",
             DropReason::NodeDown => "node down",
+            DropReason::QueueFull => "queue full",
         }
     }
 }
@@ -105,6 +108,12 @@ pub enum EventKind {
         seq: u64,
         attempt: u32,
     },
+    /// A request attempt reached a node whose service queue was full, and was dropped.
+    Shed {
+        client: ClientId,
+        seq: u64,
+        attempt: u32,
+    },
     ClientReturn {
         client: ClientId,
         seq: u64,
@@ -153,6 +162,7 @@ impl EventKind {
             EventKind::Caption { .. } => 16,
             EventKind::PausePoint { .. } => 17,
             EventKind::Violation { .. } => 18,
+            EventKind::Shed { .. } => 19,
         }
     }
 
@@ -177,6 +187,7 @@ impl EventKind {
             EventKind::Caption { .. } => "caption",
             EventKind::PausePoint { .. } => "pause-point",
             EventKind::Violation { .. } => "violation",
+            EventKind::Shed { .. } => "shed",
         }
     }
 }
@@ -328,6 +339,11 @@ impl Trace {
                 name_of(&op.to_string()) ^ (*client as u64).rotate_left(32) ^ seq
             }
             EventKind::ClientRequest {
+                client,
+                seq,
+                attempt,
+            }
+            | EventKind::Shed {
                 client,
                 seq,
                 attempt,

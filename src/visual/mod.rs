@@ -4,5 +4,7 @@
 
 pub mod layout;
 pub mod picture;
+pub mod plots;
+pub mod roles;
 pub mod session;
 pub mod timeline;

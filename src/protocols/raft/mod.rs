@@ -47,7 +47,8 @@ pub use kv::KvStore;
 pub use message::{Index, KvCommand, LogEntry, RaftMsg, Term};
 
 use crate::sim::{
-    ClientRequest, Ctx, EntryView, Invariant, NodeId, NodeView, Protocol, SimTime, TimerView, Tone,
+    ClientRequest, Ctx, EntryView, Gauge, Invariant, NodeId, NodeView, Protocol, SimTime,
+    TimerView, Tone,
 };
 use rand::Rng;
 use std::collections::BTreeSet;
@@ -551,5 +552,19 @@ impl Protocol for Raft {
 
     fn invariants(_cfg: &RaftConfig, nodes: usize) -> Vec<Box<dyn Invariant<Self>>> {
         invariants::all(nodes)
+    }
+
+    /// Each live server's `commitIndex`, plotted over time: followers trail the leader,
+    /// a partitioned minority stays flat.
+    fn gauges(_cfg: &RaftConfig, states: &[Option<Self>], out: &mut Vec<Gauge>) {
+        for (i, s) in states.iter().enumerate() {
+            if let Some(s) = s {
+                out.push(Gauge {
+                    name: "commit_index",
+                    node: Some(i),
+                    value: s.commit_index as f64,
+                });
+            }
+        }
     }
 }

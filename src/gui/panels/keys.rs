@@ -1,0 +1,83 @@
+//! Keyboard shortcuts.
+
+#[allow(unused_imports)]
+use super::*;
+
+pub(super) fn keyboard(
+    ctx: &egui::Context,
+    s: &mut Session,
+    state: &mut UiState,
+    exit: &mut MessageWriter<AppExit>,
+) {
+    if ctx.egui_wants_keyboard_input() {
+        return;
+    }
+    use egui::Key;
+    let pressed = |k: Key| ctx.input(|i| i.key_pressed(k));
+    if pressed(Key::Space) {
+        state.playing = !state.playing;
+        if state.playing && s.cursor >= s.duration() {
+            s.seek(SimTime::ZERO);
+        }
+    }
+    if pressed(Key::ArrowRight) {
+        state.playing = false;
+        s.step_event();
+    }
+    if pressed(Key::N) {
+        state.playing = false;
+        s.next_interesting(5_000_000);
+    }
+    if pressed(Key::Plus) || pressed(Key::Equals) {
+        state.speed = timeline::speed_step(state.speed, true);
+    }
+    if pressed(Key::Minus) {
+        state.speed = timeline::speed_step(state.speed, false);
+    }
+    if pressed(Key::C) {
+        let to = state
+            .canvas
+            .selected
+            .first()
+            .map(|&n| s.info.names[n].clone());
+        let op = client_op(state);
+        act(s, state, Action::ClientRequest { to, op });
+    }
+    if pressed(Key::H) {
+        act(s, state, Action::Heal);
+    }
+    if pressed(Key::R) {
+        s.restart();
+        state.mark_seen(s);
+    }
+    if ctx.input(|i| {
+        i.key_pressed(Key::Questionmark) || (i.modifiers.shift && i.key_pressed(Key::Slash))
+    }) {
+        state.help = !state.help;
+    }
+    if pressed(Key::P) || pressed(Key::F11) {
+        state.presentation = !state.presentation;
+    }
+    if pressed(Key::B) {
+        state.panel_left = !state.panel_left;
+    }
+    if pressed(Key::G) {
+        state.show_plots = !state.show_plots;
+    }
+    if pressed(Key::Escape) {
+        if state.help {
+            state.help = false;
+        } else if state.presentation {
+            state.presentation = false;
+        } else {
+            state.canvas.selected.clear();
+            state.canvas.selected_link = None;
+        }
+    }
+    if ctx.input(|i| i.modifiers.command && i.key_pressed(Key::S)) {
+        save_session(s, state);
+    }
+    if ctx.input(|i| i.modifiers.command && i.key_pressed(Key::Q)) {
+        exit.write(AppExit::Success);
+    }
+}
