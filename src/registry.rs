@@ -135,8 +135,22 @@ pub fn read_scenario(path: &str) -> Result<String, ScenarioError> {
             ),
         ));
     }
-    std::fs::read_to_string(path)
-        .map_err(|e| ScenarioError::new(path, 0, 0, format!("cannot read: {e}")))
+    let bytes = std::fs::read(path)
+        .map_err(|e| ScenarioError::new(path, 0, 0, format!("cannot read: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let prefix = std::str::from_utf8(&e.as_bytes()[..valid]).expect("valid up to here");
+        let (line, col) = scenario::error::line_col(prefix, valid);
+        ScenarioError::new(
+            path,
+            line,
+            col,
+            format!(
+                "invalid UTF-8 at byte {valid} (0x{:02x}): scenarios are UTF-8 text",
+                e.as_bytes()[valid]
+            ),
+        )
+    })
 }
 
 /// The scenario with `extra` actions appended to its timeline (and `seed`), as RON text that
@@ -164,13 +178,7 @@ fn parse_checked<P: Protocol>(
         ScenarioError::locate(file, text, near, &needle, e.message().to_string())
     })?;
     P::validate_config(&s.config, s.node_count()).map_err(|m| {
-        ScenarioError::locate(
-            file,
-            text,
-            "config",
-            "config",
-            format!("invalid {} config: {m}", P::NAME),
-        )
+        ScenarioError::at_config(file, text, &m, format!("invalid {} config: {m}", P::NAME))
     })?;
     Ok(s)
 }

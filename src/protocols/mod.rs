@@ -12,6 +12,22 @@ pub mod three_tier;
 pub mod token_ring;
 pub mod zab;
 
+/// The largest cluster for protocols in which every node talks to every other (consensus and
+/// atomic commit): their state and their message bursts grow as nodes², so 1,000 nodes
+/// already mean a million messages per broadcast round and 10,000 would need gigabytes.
+pub const MAX_ALL_TO_ALL_NODES: usize = 1_000;
+
+/// Refuses clusters above [`MAX_ALL_TO_ALL_NODES`] for the protocol `name`.
+pub fn check_all_to_all_nodes(name: &str, nodes: usize) -> Result<(), String> {
+    if nodes > MAX_ALL_TO_ALL_NODES {
+        return Err(format!(
+            "{name} runs on at most {MAX_ALL_TO_ALL_NODES} nodes (every node talks to every \
+             other, so memory grows as nodes²), got {nodes}"
+        ));
+    }
+    Ok(())
+}
+
 /// Every protocol a scenario can name, in `distsim list` order.
 pub const PROTOCOLS: &[ProtocolEntry] = &[
     entry::<raft::Raft>(),

@@ -43,18 +43,150 @@ impl ScenarioError {
         ScenarioError::new(file, e.span.start.line, e.span.start.col, message)
     }
 
-    /// An error placed at the first `needle` after the first `near` in the text (or at `near`,
-    /// or at the start of the file when neither is found).
+    /// An error placed at `needle` inside the field `near` (see [`ScenarioError::locate_path`]).
     pub fn locate(file: &str, text: &str, near: &str, needle: &str, message: String) -> Self {
-        let base = text.find(near).unwrap_or(0);
-        let offset = text[base..]
-            .find(needle)
-            .map(|o| base + o)
-            .or_else(|| text.find(needle))
-            .unwrap_or(base);
+        Self::locate_path(file, text, &[near, needle], message)
+    }
+
+    /// An error placed by following `path` through the text: each step is searched after the
+    /// previous one. A step in quotes (`"\"n3\""`) is a string value, found as written; any
+    /// other step is a field (`every`), found as `every:` in the code, never inside a string
+    /// or a comment (a description that mentions `nodes` does not attract errors about
+    /// `nodes`). A step that is not found keeps the place found so far (the start of the file
+    /// when nothing is found).
+    pub fn locate_path(file: &str, text: &str, path: &[&str], message: String) -> Self {
+        let mut at = 0;
+        for step in path {
+            let found = if step.starts_with('"') {
+                text[at..].find(step).map(|o| at + o)
+            } else {
+                field_offset(text, step, at).or_else(|| word_offset(text, step, at))
+            };
+            if let Some(o) = found {
+                at = o;
+            }
+        }
+        let (line, col) = line_col(text, at);
+        ScenarioError::new(file, line, col, message)
+    }
+
+    /// A protocol's config error `message`: at the first option that `reason` names inside
+    /// `config`, or at `config`; without a `config` key, at `nodes` when the reason is about
+    /// the node count, else at `protocol` (whose defaults were used).
+    pub fn at_config(file: &str, text: &str, reason: &str, message: String) -> Self {
+        let offset = match field_offset(text, "config", 0) {
+            Some(config) => {
+                let end = value_end(text, config).unwrap_or(text.len());
+                reason
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .filter(|w| !w.is_empty())
+                    .find_map(|w| field_offset(text, w, config).filter(|&o| o < end))
+                    .unwrap_or(config)
+            }
+            None if reason.contains("node") => field_offset(text, "nodes", 0).unwrap_or(0),
+            None => field_offset(text, "protocol", 0).unwrap_or(0),
+        };
         let (line, col) = line_col(text, offset);
         ScenarioError::new(file, line, col, message)
     }
+}
+
+/// Calls `f(offset, byte)` for every byte of code in `text` from `from` on, skipping strings
+/// (`"..."`, `r"..."`, `r#"..."#`), character literals, and comments; stops when `f` returns
+/// true and returns that offset. One pass, linear in the length of the text.
+fn scan_code(text: &str, from: usize, mut f: impl FnMut(usize, u8) -> bool) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut i = from;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'r' if b.get(i + 1).is_some_and(|&c| c == b'"' || c == b'#')
+                && (i == 0 || !is_word(b[i - 1])) =>
+            {
+                let hashes = b[i + 1..].iter().take_while(|&&c| c == b'#').count();
+                let close = format!("\"{}", "#".repeat(hashes));
+                let body = i + 2 + hashes;
+                i = match text.get(body..).and_then(|t| t.find(&close)) {
+                    Some(o) => body + o + close.len(),
+                    None => b.len(),
+                };
+            }
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                i = text[i..].find('\n').map_or(b.len(), |o| i + o + 1);
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i = text[i + 2..].find("*/").map_or(b.len(), |o| i + 2 + o + 2);
+            }
+            c => {
+                if f(i, c) {
+                    return Some(i);
+                }
+                i += 1;
+            }
+        }
+    }
+    None
+}
+
+fn is_word(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+/// Offset of the word `word` in code (not in a string or comment) at or after `from`.
+fn word_offset(text: &str, word: &str, from: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let w = word.as_bytes();
+    scan_code(text, from, |i, _| {
+        b[i..].starts_with(w)
+            && (i == 0 || !is_word(b[i - 1]))
+            && b.get(i + w.len()).is_none_or(|&c| !is_word(c))
+    })
+}
+
+/// Offset of the field `key` (written `key:` in code) at or after `from`.
+pub fn field_offset(text: &str, key: &str, from: usize) -> Option<usize> {
+    let mut at = from;
+    loop {
+        let o = word_offset(text, key, at)?;
+        let rest = text[o + key.len()..].trim_start();
+        if rest.starts_with(':') && !rest.starts_with("::") {
+            return Some(o);
+        }
+        at = o + key.len();
+    }
+}
+
+/// Offset of the first byte of the value of the field at `key_offset` (after `key:`).
+pub fn value_start(text: &str, key_offset: usize) -> Option<usize> {
+    let colon = key_offset + text[key_offset..].find(':')?;
+    scan_code(text, colon + 1, |_, c| !c.is_ascii_whitespace())
+}
+
+/// Offset just past the value of the field at `key_offset`: the matching bracket of an opening
+/// one, else the next `,` or closing bracket at the same depth.
+fn value_end(text: &str, key_offset: usize) -> Option<usize> {
+    let start = value_start(text, key_offset)?;
+    let mut depth = 0usize;
+    let end = scan_code(text, start, |_, c| match c {
+        b'(' | b'[' | b'{' => {
+            depth += 1;
+            false
+        }
+        b')' | b']' | b'}' if depth <= 1 => true,
+        b')' | b']' | b'}' => {
+            depth -= 1;
+            false
+        }
+        b',' => depth == 0,
+        _ => false,
+    });
+    Some(end.map_or(text.len(), |e| e + 1))
 }
 
 impl ScenarioError {
@@ -142,6 +274,32 @@ mod tests {
         assert_eq!((e.line, e.col), (4, 3));
         let e = ScenarioError::at_element("f", t, "timeline", 0, "m".into());
         assert_eq!((e.line, e.col), (2, 3));
+    }
+
+    #[test]
+    fn fields_are_found_in_code_not_in_strings_or_comments() {
+        let t = "(description: \"nodes: 3 every\", // nodes: every\n /* chaos: */ nodes: Count(1), chaos: (every: 1))";
+        let e = ScenarioError::locate("f", t, "nodes", "nodes", "m".into());
+        assert_eq!((e.line, e.col), (2, 15));
+        let e = ScenarioError::locate("f", t, "chaos", "every", "m".into());
+        assert_eq!((e.line, e.col), (2, 40));
+        let r = "(description: r#\"nodes: \"x\"\"#, nodes: Count(1))";
+        assert_eq!(field_offset(r, "nodes", 0), Some(31));
+    }
+
+    #[test]
+    fn config_errors_point_at_the_option_the_message_names() {
+        let t =
+            "(\n protocol: \"p\",\n config: (\n  hold: 1,\n  tokens: 9,\n ),\n nodes: Count(2),\n)";
+        let e = ScenarioError::at_config("f", t, "expected at most 5 tokens, got 9", "m".into());
+        assert_eq!((e.line, e.col), (5, 3));
+        let e = ScenarioError::at_config("f", t, "nodes must be 3", "m".into());
+        assert_eq!((e.line, e.col), (3, 2));
+        let t = "(\n protocol: \"p\",\n nodes: Count(200),\n)";
+        let e = ScenarioError::at_config("f", t, "at most 128 nodes", "m".into());
+        assert_eq!((e.line, e.col), (3, 2));
+        let e = ScenarioError::at_config("f", t, "loss_timeout is zero", "m".into());
+        assert_eq!((e.line, e.col), (2, 2));
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::sim::series::MetricsSpec;
 use crate::sim::service::ServiceModel;
 use crate::sim::time::SimTime;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 
 /// Limits on sizes, so absurd input is refused instead of exhausting the machine.
 pub const MAX_NODES: usize = 100_000;
@@ -242,9 +243,21 @@ pub fn parse<C: serde::de::DeserializeOwned + Default>(
     text: &str,
     file: &str,
 ) -> Result<Scenario<C>, ScenarioError> {
-    ron_options()
-        .from_str::<Scenario<C>>(text)
-        .map_err(|e| ScenarioError::from_ron(file, &e))
+    ron_options().from_str::<Scenario<C>>(text).map_err(|e| {
+        let mut err = ScenarioError::from_ron(file, &e);
+        // An error right at the value of `nodes` (`nodes: 5`) is about its shape: say what it
+        // is, instead of the parser's word for a number where a variant name was expected.
+        let nodes = error::field_offset(text, "nodes", 0)
+            .and_then(|k| error::value_start(text, k))
+            .map(|v| error::line_col(text, v));
+        if nodes == Some((err.line, err.col)) {
+            err.message = "`nodes` expects `Count(5)` (nodes n1..n5), \
+                           `Named([(name: \"a\"), (name: \"b\"), ...])` or \
+                           `Roles([(role: \"app\", count: 2), ...])`"
+                .into();
+        }
+        err
+    })
 }
 
 /// Reads only what is needed to find the protocol (the config is skipped).
@@ -269,24 +282,36 @@ pub fn validate<C>(s: &Scenario<C>, text: &str, file: &str) -> Result<(), Scenar
         ));
     }
     let names = s.node_names();
-    for (i, name) in names.iter().enumerate() {
+    // A sorted set, not a scan of the earlier names: 100,000 nodes are checked in milliseconds.
+    let mut seen = BTreeSet::new();
+    for name in &names {
         if name.is_empty() {
             return Err(at("name", "nodes", "node names must not be empty".into()));
         }
-        if names[..i].contains(name) {
-            return Err(at(
-                &format!("\"{name}\""),
-                "nodes",
+        if !seen.insert(name.as_str()) {
+            // At the second use of the name.
+            let quoted = format!("\"{name}\"");
+            let offset = error::field_offset(text, "nodes", 0)
+                .and_then(|k| text[k..].find(&quoted).map(|o| k + o + quoted.len()))
+                .and_then(|first| text[first..].find(&quoted).map(|o| first + o))
+                .unwrap_or(0);
+            let (line, col) = error::line_col(text, offset);
+            return Err(ScenarioError::new(
+                file,
+                line,
+                col,
                 format!("node name `{name}` is used twice"),
             ));
         }
     }
     if let Nodes::Named(specs) = &s.nodes {
         for spec in specs {
-            if spec.drift_ppm.abs() > 500_000 {
-                return Err(at(
-                    "drift_ppm",
-                    &spec.name,
+            // `unsigned_abs`: `abs()` of the smallest i64 overflows (and wrapped to negative).
+            if spec.drift_ppm.unsigned_abs() > 500_000 {
+                return Err(ScenarioError::locate_path(
+                    file,
+                    text,
+                    &["nodes", &format!("\"{}\"", spec.name), "drift_ppm"],
                     format!(
                         "drift_ppm of `{}` must be within ±500000 (got {})",
                         spec.name, spec.drift_ppm
@@ -348,7 +373,7 @@ pub fn validate<C>(s: &Scenario<C>, text: &str, file: &str) -> Result<(), Scenar
         ));
     }
     let known = |name: &str, near: &str| -> Result<(), ScenarioError> {
-        if names.iter().any(|n| n == name) {
+        if seen.contains(name) {
             Ok(())
         } else {
             let list = if names.len() <= 12 {
@@ -435,7 +460,7 @@ pub fn validate<C>(s: &Scenario<C>, text: &str, file: &str) -> Result<(), Scenar
                     l.validate().map_err(entry)?;
                 }
             }
-            Action::SetDrift(_, ppm) if ppm.abs() > 500_000 => {
+            Action::SetDrift(_, ppm) if ppm.unsigned_abs() > 500_000 => {
                 return Err(entry(format!(
                     "drift must be within ±500000 ppm, got {ppm}"
                 )));

@@ -52,7 +52,7 @@ impl Chaos {
     /// The gap until the next fault event.
     pub fn gap(&self, rng: &mut ChaCha8Rng) -> SimTime {
         let e = self.every.0.max(2);
-        SimTime(rng.random_range(e / 2..=e + e / 2))
+        SimTime(rng.random_range(e / 2..=e.saturating_add(e / 2)))
     }
 
     /// Picks the next fault given who is down. `crashed`/`paused` are per node.
@@ -103,5 +103,26 @@ impl Chaos {
             4 => choose(rng, &up).map(Action::Pause),
             _ => choose(rng, &|i| paused[i]).map(Action::Resume),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn the_gap_of_the_largest_every_does_not_overflow() {
+        let c = Chaos {
+            start: SimTime::ZERO,
+            stop: SimTime::from_secs(1),
+            every: SimTime::MAX,
+            max_down: None,
+            crash: true,
+            partition: true,
+            pause: false,
+        };
+        let g = c.gap(&mut ChaCha8Rng::seed_from_u64(1));
+        assert!(g >= SimTime(u64::MAX / 2));
     }
 }

@@ -43,6 +43,11 @@ pub trait DynSim: Send {
     fn recorded(&self) -> &[(SimTime, Action)];
     fn role_first_seen(&self) -> &BTreeMap<String, SimTime>;
     fn step_limit_hit(&self) -> bool;
+    /// Why the run stopped because simulated time stood still (it also counts as the step
+    /// limit, and is recorded as a note).
+    fn stalled(&self) -> Option<&str> {
+        None
+    }
     fn steps(&self) -> u64;
     /// Which node plays which role.
     fn roles(&self) -> &RoleTable;
@@ -113,6 +118,9 @@ impl<P: Protocol> DynSim for Sim<P> {
     }
     fn step_limit_hit(&self) -> bool {
         self.step_limit_hit
+    }
+    fn stalled(&self) -> Option<&str> {
+        Sim::stalled(self)
     }
     fn steps(&self) -> u64 {
         Sim::steps(self)

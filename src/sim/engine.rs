@@ -54,6 +54,12 @@ pub const STREAM_CLIENTS: u64 = 2;
 pub const STREAM_NODE_BASE: u64 = 1000;
 pub const STREAM_SERVICE_BASE: u64 = 1 << 32;
 
+/// Steps at one simulated instant after which a run is stopped as stalled. A valid scenario
+/// queues at most about a million inputs for one instant (a relay's tokens, the timeline, the
+/// clients, one timer per node), so twice that means a zero-delay loop: a timeout set to
+/// zero, re-armed for ever. Stopping here bounds the trace at a few hundred MB.
+pub const STALL_STEPS: u64 = 2_000_000;
+
 /// A node's liveness.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum NodeStatus {
@@ -256,6 +262,10 @@ pub struct Sim<P: Protocol> {
     gauges_buf: Vec<Gauge>,
     /// The step limit was reached before the end.
     pub step_limit_hit: bool,
+    /// Steps taken at the current instant, for the stall detector.
+    steps_at_instant: u64,
+    /// Why the run stopped early because simulated time stood still (see [`STALL_STEPS`]).
+    stall: Option<String>,
 }
 
 /// Hash of a message's or timer's contents for the digest: FxHash is fast and has no random
@@ -338,6 +348,8 @@ impl<P: Protocol> Sim<P> {
             arrivals: 0,
             gauges_buf: Vec::new(),
             step_limit_hit: false,
+            steps_at_instant: 0,
+            stall: None,
             setup,
         };
         let timeline = sim.setup.timeline.clone();
@@ -345,7 +357,13 @@ impl<P: Protocol> Sim<P> {
             sim.push(at, 1, Item::Script(Box::new(action)));
         }
         if let Some(w) = sim.setup.workload.clone() {
-            for c in 0..w.clients {
+            // Open-loop operations need at least one client id to belong to.
+            let ids = if w.arrival.is_some() {
+                w.clients.max(1)
+            } else {
+                w.clients
+            };
+            for c in 0..ids {
                 sim.clients.push(ClientState::default());
                 if w.arrival.is_none() {
                     sim.push(w.start, 0, Item::ClientNext(c));
@@ -437,6 +455,10 @@ impl<P: Protocol> Sim<P> {
     pub fn steps(&self) -> u64 {
         self.steps
     }
+    /// Why the run was stopped because simulated time stopped advancing, if it was.
+    pub fn stalled(&self) -> Option<&str> {
+        self.stall.as_deref()
+    }
     /// Pending timers of a node: (label, started, fires).
     pub fn timers_of(&self, node: NodeId) -> Vec<(String, SimTime, SimTime)> {
         self.timers[node]
@@ -457,6 +479,9 @@ impl<P: Protocol> Sim<P> {
             self.step_limit_hit = true;
             return false;
         }
+        if self.stall.is_some() {
+            return false;
+        }
         if self.setup.stop_on_violation && !self.violations.is_empty() {
             return false;
         }
@@ -466,12 +491,56 @@ impl<P: Protocol> Sim<P> {
         }
         let (at, item) = self.queue.pop().expect("peeked");
         debug_assert!(at >= self.now, "time went backwards");
+        if at > self.now {
+            self.steps_at_instant = 0;
+        }
+        self.steps_at_instant += 1;
+        if self.steps_at_instant > STALL_STEPS {
+            self.stop_stalled(&item);
+            return false;
+        }
         self.sample_before(at);
         self.now = at;
         self.steps += 1;
         let touched = self.dispatch(item);
         self.check_invariants(touched);
         true
+    }
+
+    /// Stops the run: time has stood still for [`STALL_STEPS`] steps. The error names the
+    /// event that would have been next and its node, and is recorded as a note.
+    fn stop_stalled(&mut self, item: &Item<P>) {
+        let name = |n: NodeId| self.setup.names[n].as_str();
+        let (node, what) = match item {
+            Item::Deliver { to, msg, .. } => (
+                Some(*to),
+                format!("delivery of `{}` to {}", msg.kind(), name(*to)),
+            ),
+            Item::Timer { node, key, .. } => {
+                (Some(*node), format!("timer `{key:?}` at {}", name(*node)))
+            }
+            Item::Script(a) => (None, format!("timeline action `{a}`")),
+            Item::ClientNext(c) => (None, format!("next operation of client {c}")),
+            Item::ClientArrive { to, .. } => {
+                (Some(*to), format!("client request to {}", name(*to)))
+            }
+            Item::ClientReplyArrive { from, .. } => {
+                (Some(*from), format!("client reply from {}", name(*from)))
+            }
+            Item::ClientTimeout(r) => (None, format!("timeout of client {}", r.client)),
+            Item::Chaos { .. } => (None, "chaos fault".to_string()),
+            Item::Serve { node, .. } => (Some(*node), format!("end of a service at {}", name(*node))),
+            Item::Outputs { node, .. } => (Some(*node), format!("outputs of {} after its work", name(*node))),
+            Item::Arrival => (None, "next open-loop arrival".to_string()),
+        };
+        let text = format!(
+            "stopped: simulated time has not advanced for {STALL_STEPS} steps at {}; the next \
+             event was the {what} (a zero timeout or another zero-delay loop?)",
+            self.now
+        );
+        self.step_limit_hit = true;
+        self.record(node, None, EventKind::Note { text: text.clone() }, 0);
+        self.stall = Some(text);
     }
 
     /// Runs every event due at or before `t` (and no later than the scenario's end), then
@@ -622,7 +691,7 @@ impl<P: Protocol> Sim<P> {
                     let after = if ppm == 0 {
                         after
                     } else {
-                        after.scale((1_000_000 + ppm).max(1) as u64, 1_000_000)
+                        after.scale(1_000_000i64.saturating_add(ppm).max(1) as u64, 1_000_000)
                     };
                     self.timer_token += 1;
                     let token = self.timer_token;

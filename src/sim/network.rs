@@ -104,7 +104,7 @@ impl Latency {
     pub fn typical(&self) -> SimTime {
         match self {
             Latency::Constant(t) => *t,
-            Latency::Uniform { min, max } => SimTime((min.0 + max.0) / 2),
+            Latency::Uniform { min, max } => SimTime(min.0 / 2 + max.0 / 2 + (min.0 & max.0 & 1)),
             Latency::Normal { mean, .. } => *mean,
             Latency::LogNormal { median, .. } => *median,
             Latency::Exponential { mean } => *mean,

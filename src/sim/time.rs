@@ -16,6 +16,10 @@ pub struct SimTime(pub u64);
 impl SimTime {
     pub const ZERO: SimTime = SimTime(0);
     pub const MAX: SimTime = SimTime(u64::MAX);
+    /// The largest time a scenario may write: 365 days. Far beyond any scenario's end (24 h at
+    /// most), and small enough that sums and small multiples of input times cannot come near
+    /// `u64::MAX` (it leaves a factor of 500,000).
+    pub const MAX_INPUT: SimTime = SimTime(365 * 24 * 3600 * 1_000_000);
 
     pub const fn from_micros(us: u64) -> Self {
         SimTime(us)
@@ -35,6 +39,29 @@ impl SimTime {
     }
     pub fn saturating_sub(self, other: SimTime) -> SimTime {
         SimTime(self.0.saturating_sub(other.0))
+    }
+    /// `self + other`, or `None` on overflow (`+` itself saturates at `SimTime::MAX`).
+    pub fn checked_add(self, other: SimTime) -> Option<SimTime> {
+        self.0.checked_add(other.0).map(SimTime)
+    }
+    /// `self * k`, or `None` on overflow: for configured multiples (retries x timeout).
+    pub fn checked_mul(self, k: u64) -> Option<SimTime> {
+        self.0.checked_mul(k).map(SimTime)
+    }
+    /// `self * k`, saturating at `SimTime::MAX`.
+    pub fn saturating_mul(self, k: u64) -> SimTime {
+        SimTime(self.0.saturating_mul(k))
+    }
+    /// Refuses times beyond [`SimTime::MAX_INPUT`], with what the limit is.
+    pub fn check_input(self, text: &str) -> Result<SimTime, String> {
+        if self > SimTime::MAX_INPUT {
+            Err(format!(
+                "`{text}` is too large: times are limited to {} (365 days)",
+                SimTime::MAX_INPUT
+            ))
+        } else {
+            Ok(self)
+        }
     }
     /// Scales a duration by `num / den` with integer arithmetic (used for clock drift).
     pub fn scale(self, num: u64, den: u64) -> SimTime {
@@ -95,7 +122,8 @@ impl SimTime {
         int.checked_mul(scale)
             .and_then(|v| v.checked_add(frac_us))
             .map(SimTime)
-            .ok_or_else(|| format!("`{text}` is too large"))
+            .ok_or_else(|| format!("`{text}` is too large"))?
+            .check_input(text)
     }
 }
 
@@ -154,12 +182,11 @@ impl<'de> Deserialize<'de> for SimTime {
                 SimTime::parse(v).map_err(E::custom)
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<SimTime, E> {
-                Ok(SimTime(v))
+                SimTime(v).check_input(&v.to_string()).map_err(E::custom)
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<SimTime, E> {
-                u64::try_from(v)
-                    .map(SimTime)
-                    .map_err(|_| E::custom("a time cannot be negative"))
+                let v = u64::try_from(v).map_err(|_| E::custom("a time cannot be negative"))?;
+                self.visit_u64(v)
             }
         }
         d.deserialize_any(V)
@@ -194,6 +221,23 @@ mod tests {
         assert!(SimTime::parse("1.0001ms").is_err());
         assert!(SimTime::parse("99999999999999999999s").is_err());
         assert!(SimTime::parse("1.2.3s").is_err());
+    }
+
+    #[test]
+    fn times_beyond_a_year_are_refused() {
+        assert_eq!(SimTime::parse("525600min"), Ok(SimTime::MAX_INPUT));
+        let e = SimTime::parse("525601min").unwrap_err();
+        assert!(e.contains("too large") && e.contains("365 days"), "{e}");
+        assert!(SimTime::parse("31536000000001").is_err());
+    }
+
+    #[test]
+    fn checked_arithmetic_reports_overflow() {
+        assert_eq!(SimTime(2).checked_add(SimTime(3)), Some(SimTime(5)));
+        assert_eq!(SimTime::MAX.checked_add(SimTime(1)), None);
+        assert_eq!(SimTime(7).checked_mul(3), Some(SimTime(21)));
+        assert_eq!(SimTime::MAX_INPUT.checked_mul(u64::from(u32::MAX)), None);
+        assert_eq!(SimTime::MAX.saturating_mul(2), SimTime::MAX);
     }
 
     #[test]

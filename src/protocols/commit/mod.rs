@@ -149,6 +149,7 @@ pub(crate) fn validate_common(
             "a commit protocol needs a coordinator and at least one participant: expected 2 or more nodes, got {nodes}"
         ));
     }
+    crate::protocols::check_all_to_all_nodes("an atomic commit protocol", nodes)?;
     if coordinator >= nodes {
         return Err(format!(
             "`coordinator` is a node position: expected 0..{} (0 is n1), got {coordinator}",

@@ -334,8 +334,11 @@ impl ThreePhaseCommit {
         let after = if self.recovering.contains(&tx) {
             self.cfg.retry
         } else {
-            let stagger = self.cfg.termination_stagger.as_micros() * self.rank as u64;
-            self.cfg.termination_timeout + SimTime::from_micros(stagger)
+            let stagger = self
+                .cfg
+                .termination_stagger
+                .saturating_mul(self.rank as u64);
+            self.cfg.termination_timeout + stagger
         };
         self.set_timer(ThreePcTimer::Timeout(tx), after, ctx);
     }
@@ -649,7 +652,7 @@ impl Protocol for ThreePhaseCommit {
                 c.termination_timeout, c.vote_timeout, c.ack_timeout
             ));
         }
-        if c.termination_stagger.as_micros() <= 2 * c.report_timeout.as_micros() {
+        if c.termination_stagger <= c.report_timeout.saturating_mul(2) {
             return Err(format!(
                 "`termination_stagger` must exceed two `report_timeout`s (one backup finishes before the next starts): got {} against {}",
                 c.termination_stagger, c.report_timeout

@@ -284,7 +284,7 @@ impl Gossip {
         let period = self.cfg.period;
         let calls = schedule::optimal_schedule(ctx.nodes);
         for (k, &(caller, _)) in calls.iter().enumerate() {
-            let at = SimTime(period.0 * (k as u64 + 1));
+            let at = period.saturating_mul(k as u64 + 1);
             if caller == ctx.id && at > ctx.now {
                 ctx.set_timer(GossipTimer::Call(k), at - ctx.now);
                 if self.timer.is_none_or(|(_, fires, _)| fires <= ctx.now) {
@@ -488,6 +488,10 @@ impl Protocol for Gossip {
                 cfg.fanout
             ));
         }
+        if cfg.mode == Mode::Calls {
+            // Every node learns every secret, and computes the whole call schedule.
+            crate::protocols::check_all_to_all_nodes("gossip in `Calls` mode", nodes)?;
+        }
         if cfg.period == SimTime::ZERO {
             return Err("period must be positive (e.g. \"100ms\")".into());
         }
@@ -602,7 +606,7 @@ impl Protocol for Gossip {
                     .enumerate()
                     .skip(k + 1)
                     .find(|(_, c)| c.0 == ctx.id)
-                    .map(|(j, _)| SimTime(self.cfg.period.0 * (j as u64 + 1)));
+                    .map(|(j, _)| self.cfg.period.saturating_mul(j as u64 + 1));
                 self.timer = next.map(|at| (ctx.now, at, "call"));
             }
         }

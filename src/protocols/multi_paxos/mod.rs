@@ -671,7 +671,8 @@ impl Protocol for MultiPaxos {
         "CatchUp",
     ];
 
-    fn validate_config(cfg: &MultiPaxosConfig, _nodes: usize) -> Result<(), String> {
+    fn validate_config(cfg: &MultiPaxosConfig, nodes: usize) -> Result<(), String> {
+        crate::protocols::check_all_to_all_nodes("Multi-Paxos", nodes)?;
         if cfg.election_timeout_min > cfg.election_timeout_max {
             return Err(format!(
                 "expected election_timeout_min <= election_timeout_max, got {} > {}",

@@ -462,6 +462,7 @@ impl Protocol for Paxos {
         &["Prepare", "Promise", "Accept", "Accepted", "Nack"];
 
     fn validate_config(cfg: &PaxosConfig, nodes: usize) -> Result<(), String> {
+        crate::protocols::check_all_to_all_nodes("Paxos", nodes)?;
         for p in &cfg.proposals {
             if p.node == 0 || p.node > nodes {
                 return Err(format!(

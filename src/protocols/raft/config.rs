@@ -71,6 +71,7 @@ impl RaftConfig {
         if nodes == 0 {
             return Err("Raft needs at least one node".into());
         }
+        crate::protocols::check_all_to_all_nodes("Raft", nodes)?;
         if self.election_timeout_min == SimTime::ZERO {
             return Err("election_timeout_min must be positive".into());
         }

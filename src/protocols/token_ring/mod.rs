@@ -103,8 +103,8 @@ impl Default for TokenRingConfig {
 impl TokenRingConfig {
     /// The smallest `loss_timeout` the partition argument allows for `nodes` nodes.
     pub fn min_loss_timeout(&self, nodes: usize) -> SimTime {
-        let stop = self.hold.0 + self.cs_time.0 + self.retries as u64 * self.ack_timeout.0;
-        SimTime(3 * nodes as u64 * stop)
+        let stop = self.hold + self.cs_time + self.ack_timeout.saturating_mul(self.retries as u64);
+        stop.saturating_mul(3 * nodes as u64)
     }
 }
 
@@ -524,13 +524,23 @@ impl Protocol for TokenRing {
         if cfg.ack_timeout == SimTime::ZERO || cfg.retries == 0 {
             return Err("ack_timeout must be positive and retries at least 1".into());
         }
-        let skip = SimTime(cfg.ack_timeout.0 * cfg.retries as u64);
+        let Some(skip) = cfg.ack_timeout.checked_mul(cfg.retries as u64) else {
+            return Err(format!(
+                "retries x ack_timeout overflows the clock ({} x {})",
+                cfg.retries, cfg.ack_timeout
+            ));
+        };
         if skip <= cfg.hold + cfg.cs_time {
             return Err(format!(
                 "retries x ack_timeout ({skip}) must exceed hold + cs_time ({}), or a slow \
                  successor would be given up for lost while it still holds the token",
                 cfg.hold + cfg.cs_time
             ));
+        }
+        if cfg.loss_timeout == SimTime::ZERO {
+            // Even the naive ring (`bug_no_majority`) would regenerate at every instant and
+            // never let simulated time advance.
+            return Err("loss_timeout must be positive (a lost token is noticed after it)".into());
         }
         let min = cfg.min_loss_timeout(nodes);
         if !cfg.bug_no_majority && cfg.loss_timeout < min {

@@ -968,7 +968,8 @@ impl Protocol for Zab {
         "Ping",
     ];
 
-    fn validate_config(cfg: &ZabConfig, _nodes: usize) -> Result<(), String> {
+    fn validate_config(cfg: &ZabConfig, nodes: usize) -> Result<(), String> {
+        crate::protocols::check_all_to_all_nodes("ZAB", nodes)?;
         if cfg.election_timeout_min > cfg.election_timeout_max
             || cfg.election_timeout_min == SimTime::ZERO
         {
