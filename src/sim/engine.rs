@@ -1712,7 +1712,7 @@ impl<P: Protocol> Sim<P> {
                 if *done {
                     continue;
                 }
-                if let Err(f) = inv.check(&world) {
+                if let Err(f) = inv.check_with_network(&world, &self.net) {
                     *done = true;
                     let mut events = world.events_of(&f.nodes);
                     if let Some(last) = self.trace.len().checked_sub(1) {

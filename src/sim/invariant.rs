@@ -7,6 +7,7 @@
 
 use crate::sim::actor::{NodeId, Protocol};
 use crate::sim::client::History;
+use crate::sim::network::Network;
 use crate::sim::time::SimTime;
 use crate::sim::trace::EventId;
 use serde::Serialize;
@@ -55,6 +56,13 @@ pub trait Invariant<P: Protocol>: Send {
     /// One sentence stating the property, shown with a violation.
     fn statement(&self) -> &'static str;
     fn check(&mut self, world: &World<P>) -> Result<(), Failure>;
+    /// What the engine calls. A property stated for nodes that can reach each other (a
+    /// liveness bound such as Bounded Waiting) overrides this to see the network; the rest
+    /// keep the default, which ignores it.
+    fn check_with_network(&mut self, world: &World<P>, network: &Network) -> Result<(), Failure> {
+        let _ = network;
+        self.check(world)
+    }
 }
 
 /// A checker's report: what went wrong, and which nodes show it.

@@ -20,12 +20,16 @@
 //! every node to promise a new generation (`Regenerate { generation }` / `Promise {
 //! generation }`). A node promises only if it has not seen the token for `loss_timeout`
 //! itself, and never again to an older generation; its promise is durable. With promises from
-//! a majority the candidate creates the token of the new generation, whose members are the
-//! nodes that promised: a crashed successor is skipped from then on and the ring is repaired.
+//! a majority the candidate waits out the other answers (a node that does not promise says
+//! `Here`) until `ack_timeout` after its broadcast, then creates the token of the new
+//! generation, whose members are all the nodes that answered: a crashed successor is skipped
+//! from then on, and every live node that can be reached is in the new ring at once (a late
+//! answer joins at the regenerator's next pass).
 //! Nodes that promised refuse older tokens (answering `Stale`, which makes a live token's
-//! holder renumber it above a promise made to a candidacy that failed). A restarted or healed
-//! node rejoins through the same door: its candidacy cannot win while the token is alive, but
-//! every node that hears it notes it as a joiner and the next holder adds it to `members`.
+//! holder renumber it above a promise made to a candidacy that failed). A node that has not
+//! had the token for a worst-case rotation (restarted, healed, or whose answer was lost)
+//! broadcasts `Join` each rotation, a restarted one at once; every node that hears it (or a
+//! candidacy while the token is alive) notes a joiner, and the next holder adds it to `members`.
 //!
 //! Partitions are the hard case: the old token may be alive on the other side. Every token
 //! therefore counts the nodes that accepted it in its last full rotation (`visited_prev`), and
@@ -101,10 +105,30 @@ impl Default for TokenRingConfig {
 }
 
 impl TokenRingConfig {
+    /// The longest one node can keep the token before its successor has it: hold or serve,
+    /// then every send of the token (each waits `ack_timeout`, which exceeds a round trip).
+    pub fn stop_max(&self) -> SimTime {
+        self.hold
+            .saturating_add(self.cs_time)
+            .saturating_add(self.ack_timeout.saturating_mul(self.retries as u64))
+    }
+
+    /// The longest rotation of a token that is not lost: `nodes` stops.
+    pub fn rotation_max(&self, nodes: usize) -> SimTime {
+        self.stop_max().saturating_mul(nodes as u64)
+    }
+
     /// The smallest `loss_timeout` the partition argument allows for `nodes` nodes.
     pub fn min_loss_timeout(&self, nodes: usize) -> SimTime {
-        let stop = self.hold + self.cs_time + self.ack_timeout.saturating_mul(self.retries as u64);
-        stop.saturating_mul(3 * nodes as u64)
+        self.rotation_max(nodes).saturating_mul(3)
+    }
+
+    /// Bounded Waiting's bound: while the token circulates and nothing fails, a request of a
+    /// node that can talk to the holder is served within three rotations of the latest of its
+    /// arrival, the token's generation and the last fault (one rotation for an excluded node to
+    /// announce itself with `Join`, a stop for a holder to add it, one rotation to reach it).
+    pub fn waiting_bound(&self, nodes: usize) -> SimTime {
+        self.rotation_max(nodes).saturating_mul(3)
     }
 }
 
@@ -166,6 +190,14 @@ pub enum TokenMsg {
     Promise {
         generation: u64,
     },
+    /// The sender is alive but makes no promise for `generation` (it saw the token lately, or
+    /// promised as much already): a candidate that wins still puts it in the new ring.
+    Here {
+        generation: u64,
+    },
+    /// The sender has not had the token for a whole rotation (restarted, healed, or left out of
+    /// a regenerated ring): the next holder adds it to the ring.
+    Join,
 }
 
 impl Message for TokenMsg {
@@ -176,6 +208,8 @@ impl Message for TokenMsg {
             TokenMsg::Stale { .. } => "Stale",
             TokenMsg::Regenerate { .. } => "Regenerate",
             TokenMsg::Promise { .. } => "Promise",
+            TokenMsg::Here { .. } => "Here",
+            TokenMsg::Join => "Join",
         }
     }
     fn label(&self) -> String {
@@ -193,6 +227,8 @@ impl Message for TokenMsg {
             }
             TokenMsg::Regenerate { generation } => format!("regenerate g{generation}?"),
             TokenMsg::Promise { generation } => format!("promise g{generation}"),
+            TokenMsg::Here { generation } => format!("here, no promise for g{generation}"),
+            TokenMsg::Join => "join the ring".to_string(),
         }
     }
 }
@@ -207,6 +243,10 @@ pub enum RingTimer {
     Loss,
     /// A candidacy that did not gather a majority in time.
     Election,
+    /// The end of a candidacy's gathering: every live node reachable has answered by now.
+    Gather,
+    /// No token for a whole rotation: announce this node with `Join`.
+    Join,
 }
 
 /// What a node is doing with respect to the token.
@@ -257,9 +297,18 @@ pub struct TokenRing {
     pub pending: Vec<(ClientRef, SimTime)>,
     /// Requests being served in the current critical section.
     serving: Vec<ClientRef>,
-    /// The generation sought as candidate, and who promised it.
+    /// The generation sought as candidate (or last created here), and who promised it.
     candidate_gen: u64,
     promises: BTreeSet<NodeId>,
+    /// Every node that answered the candidacy (`Promise` or `Here`), one bit each: the new
+    /// ring. Not only the promises that made the majority: every live node that can be
+    /// reached goes back into the ring at once.
+    answered: u128,
+    /// Until when the candidate waits for more answers once it has a majority.
+    gather_until: SimTime,
+    /// When this node last took a token (or restarted): a rotation without one means it is
+    /// not in the ring, and it says `Join`.
+    last_token: SimTime,
     /// Nodes heard seeking a generation while the token was alive: to be added to the ring.
     joiners: u128,
     /// Critical sections entered here (shown).
@@ -286,6 +335,9 @@ impl TokenRing {
             serving: Vec::new(),
             candidate_gen: 0,
             promises: BTreeSet::new(),
+            answered: 0,
+            gather_until: SimTime::ZERO,
+            last_token: SimTime::ZERO,
             joiners: 0,
             cs_entries: 0,
             loss_timer: (SimTime::ZERO, SimTime::ZERO),
@@ -340,8 +392,11 @@ impl TokenRing {
         }
         if self.role == Role::Candidate {
             ctx.cancel_timer(RingTimer::Election);
+            ctx.cancel_timer(RingTimer::Gather);
         }
         token.visited_cur += 1;
+        self.last_token = ctx.now;
+        ctx.set_timer(RingTimer::Join, self.cfg.rotation_max(self.nodes));
         self.accepted = (token.generation, token.position);
         self.promised = self.promised.max(token.generation);
         self.persist(ctx);
@@ -421,6 +476,8 @@ impl TokenRing {
         // other from ever being quiet.
         self.candidate_gen = generation;
         self.promises = BTreeSet::from([ctx.id]);
+        self.answered = 1u128 << ctx.id;
+        self.gather_until = ctx.now + self.cfg.ack_timeout;
         self.role = Role::Candidate;
         ctx.count("elections", 1);
         ctx.note(format!("token lost? seeking generation {generation}"));
@@ -429,10 +486,38 @@ impl TokenRing {
             return;
         }
         ctx.broadcast(TokenMsg::Regenerate { generation });
+        ctx.set_timer(RingTimer::Gather, self.cfg.ack_timeout);
         ctx.set_timer(
             RingTimer::Election,
             self.cfg.ack_timeout + self.cfg.ack_timeout,
         );
+    }
+
+    /// An answer to this node's candidacy (or a late one to the generation it created).
+    fn on_answer(&mut self, from: NodeId, generation: u64, promise: bool, ctx: &mut Ctx<Self>) {
+        if generation != self.candidate_gen {
+            return;
+        }
+        if self.role != Role::Candidate {
+            // Too late for the new ring: the next pass from here adds it.
+            self.joiners |= 1u128 << from;
+            return;
+        }
+        self.answered |= 1u128 << from;
+        if promise {
+            self.promises.insert(from);
+        }
+        self.maybe_regenerate(ctx);
+    }
+
+    /// With a majority of promises, creates the token once every node answered or the
+    /// gathering time (`ack_timeout`, longer than a round trip) is over.
+    fn maybe_regenerate(&mut self, ctx: &mut Ctx<Self>) {
+        let everyone = u128::MAX >> (128 - self.nodes);
+        let done = self.answered == everyone || ctx.now >= self.gather_until;
+        if self.promises.len() >= self.majority() && done {
+            self.regenerate(ctx);
+        }
     }
 
     /// Creates the token of the generation this node was promised.
@@ -443,17 +528,19 @@ impl TokenRing {
             origin: ctx.id as u64,
             visited_prev: self.promises.len() as u32,
             visited_cur: 0,
-            members: self.promises.iter().fold(0, |m, &i| m | 1u128 << i),
+            members: self.answered | self.promises.iter().fold(0, |m, &i| m | 1u128 << i),
         };
-        let excluded = self.nodes - self.promises.len();
+        let excluded = self.nodes - token.members.count_ones() as usize;
         ctx.count("excluded", excluded as u64);
         ctx.count("regenerations", 1);
         ctx.note(format!(
-            "regenerated the token as generation {} ({} promises)",
+            "regenerated the token as generation {} ({} promises, {} members)",
             token.generation,
-            self.promises.len()
+            self.promises.len(),
+            token.members.count_ones()
         ));
         ctx.cancel_timer(RingTimer::Election);
+        ctx.cancel_timer(RingTimer::Gather);
         self.role = Role::Idle;
         self.accept(token, ctx);
     }
@@ -512,8 +599,15 @@ impl Protocol for TokenRing {
     const NAME: &'static str = "token_ring";
     const SUMMARY: &'static str =
         "token ring mutual exclusion with loss detection and majority-promised regeneration";
-    const MESSAGE_KINDS: &'static [&'static str] =
-        &["Token", "TokenAck", "Stale", "Regenerate", "Promise"];
+    const MESSAGE_KINDS: &'static [&'static str] = &[
+        "Token",
+        "TokenAck",
+        "Stale",
+        "Regenerate",
+        "Promise",
+        "Here",
+        "Join",
+    ];
 
     fn validate_config(cfg: &TokenRingConfig, nodes: usize) -> Result<(), String> {
         if !(2..=128).contains(&nodes) {
@@ -570,6 +664,7 @@ impl Protocol for TokenRing {
         } else {
             let after = me.loss_after(ctx);
             me.arm_loss(after, ctx);
+            ctx.set_timer(RingTimer::Join, cfg.rotation_max(ctx.nodes));
         }
         me
     }
@@ -580,8 +675,12 @@ impl Protocol for TokenRing {
         me.accepted = durable.accepted;
         // A restarted node has not seen the token: it will not promise for a full timeout.
         me.last_seen = ctx.now;
+        me.last_token = ctx.now;
         let after = me.loss_after(ctx);
         me.arm_loss(after, ctx);
+        // Back from a crash: ask to be put in the ring now, not after a loss timeout.
+        ctx.broadcast(TokenMsg::Join);
+        ctx.set_timer(RingTimer::Join, cfg.rotation_max(ctx.nodes));
         me
     }
 
@@ -630,6 +729,7 @@ impl Protocol for TokenRing {
                 if generation > self.promised && quiet && free {
                     if self.role == Role::Candidate {
                         ctx.cancel_timer(RingTimer::Election);
+                        ctx.cancel_timer(RingTimer::Gather);
                         self.role = Role::Idle;
                     }
                     self.promised = generation;
@@ -638,16 +738,14 @@ impl Protocol for TokenRing {
                     ctx.send(from, TokenMsg::Promise { generation });
                     let after = self.loss_after(ctx);
                     self.arm_loss(after, ctx);
+                } else {
+                    // Alive and reachable: if that candidacy wins, this node is in its ring.
+                    ctx.send(from, TokenMsg::Here { generation });
                 }
             }
-            TokenMsg::Promise { generation } => {
-                if self.role == Role::Candidate && generation == self.candidate_gen {
-                    self.promises.insert(from);
-                    if self.promises.len() >= self.majority() {
-                        self.regenerate(ctx);
-                    }
-                }
-            }
+            TokenMsg::Promise { generation } => self.on_answer(from, generation, true, ctx),
+            TokenMsg::Here { generation } => self.on_answer(from, generation, false, ctx),
+            TokenMsg::Join => self.joiners |= 1u128 << from,
         }
     }
 
@@ -695,6 +793,20 @@ impl Protocol for TokenRing {
                 } else {
                     self.start_candidacy(ctx);
                 }
+            }
+            RingTimer::Gather => {
+                if self.role == Role::Candidate {
+                    self.maybe_regenerate(ctx);
+                }
+            }
+            RingTimer::Join => {
+                let rotation = self.cfg.rotation_max(self.nodes);
+                let has_token = self.holds() || self.role == Role::Passing;
+                if !has_token && ctx.now.saturating_sub(self.last_token) >= rotation {
+                    ctx.count("joins", 1);
+                    ctx.broadcast(TokenMsg::Join);
+                }
+                ctx.set_timer(RingTimer::Join, rotation);
             }
             RingTimer::Election => {
                 if self.role == Role::Candidate {
@@ -761,11 +873,11 @@ impl Protocol for TokenRing {
         v
     }
 
-    fn invariants(_cfg: &TokenRingConfig, _nodes: usize) -> Vec<Box<dyn Invariant<Self>>> {
+    fn invariants(cfg: &TokenRingConfig, nodes: usize) -> Vec<Box<dyn Invariant<Self>>> {
         vec![
             Box::new(invariants::MutualExclusion),
             Box::new(invariants::UniqueValidToken),
-            Box::new(invariants::BoundedWaiting),
+            Box::new(invariants::BoundedWaiting::new(cfg, nodes)),
         ]
     }
 }
