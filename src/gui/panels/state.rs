@@ -25,7 +25,7 @@ pub(super) enum LogKind {
 }
 
 impl LogKind {
-    const ALL: [LogKind; 6] = [
+    pub(super) const ALL: [LogKind; 6] = [
         LogKind::All,
         LogKind::Faults,
         LogKind::Messages,

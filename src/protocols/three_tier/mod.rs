@@ -148,7 +148,7 @@ mod tests {
 
     #[test]
     fn keys_are_spread_over_the_db_nodes_by_number() {
-        assert_eq!(owner("k17", &[4, 5, 6]), Some(5));
+        assert_eq!(owner("k17", &[4, 5, 6]), Some(6)); // 17 mod 3 = 2
         assert_eq!(owner("k0", &[4]), Some(4));
         assert_eq!(owner("k1", &[]), None);
     }
