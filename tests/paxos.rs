@@ -450,3 +450,39 @@ fn each_bug_variant_chooses_two_values_within_a_few_hundred_seeds() {
         );
     }
 }
+
+/// A one-node cluster is a legal Paxos cluster (a majority of one acceptor is one). Its
+/// proposer's Phase 2 starts and ends inside one event: `Accept` to its own acceptor,
+/// `Accepted` to its own learner, value learned. The checker used to look for a proposer *in*
+/// Phase 2 after the event, found none, and reported a false "Learned Value Was Proposed".
+#[test]
+fn a_one_node_cluster_learns_its_own_proposal_without_a_violation() {
+    let text = r#"(
+        name: "paxos-one-node",
+        title: "Paxos with a single node",
+        description: "One node is proposer, acceptor and learner: a majority of one.",
+        protocol: "paxos",
+        config: (proposals: [(node: 1, at: "10ms", value: "apple")]),
+        nodes: Count(1),
+        seed: 1,
+        duration: "1s",
+        timeline: [("500ms", ClientRequest(to: "n1", op: Request("banana")))],
+        expect: [NoViolation],
+    )"#;
+    let mut l = registry::load(text, "one-node.ron", &RunOptions::default()).unwrap();
+    l.sim.run_until(l.info.duration);
+    let v = l.sim.view(0);
+    assert_eq!(v.role, "learned");
+    assert!(
+        v.fields.contains(&("learned".into(), "apple".into())),
+        "{:?}",
+        v.fields
+    );
+    let r = distsim::cli::run_seed(text, "one-node.ron", 1).unwrap();
+    assert_eq!(r.violation, None);
+    assert!(
+        r.expectations_failed.is_empty(),
+        "{:?}",
+        r.expectations_failed
+    );
+}

@@ -29,7 +29,7 @@ use crate::sim::{EntryView, NodeId, SimTime, TimerView};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Transaction identifier, assigned by the coordinator from 1 upwards (never reused: the next
 /// id is recovered from the `Begin` records of its log).
@@ -57,7 +57,7 @@ impl Decision {
 }
 
 /// One record of a node's write-ahead log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Record {
     /// Coordinator: transaction `tx` was started (written before the first vote request), so a
     /// restarted coordinator knows which transactions it left undecided and which ids are used.
@@ -70,6 +70,11 @@ pub enum Record {
     Decision { tx: TxId, decision: Decision },
     /// Coordinator: every participant acknowledged the decision; no more resends needed.
     End { tx: TxId },
+    /// 3PC backup coordinator: the nodes it still believes operational for `tx` (itself and
+    /// the participants that reported), forced before it acts on their reports. Skeen's UP
+    /// set: after a total failure it tells who can have failed last (`three_phase::recovery`).
+    /// Absent, the UP set is every node.
+    Up { tx: TxId, up: BTreeSet<NodeId> },
 }
 
 impl Record {
@@ -79,7 +84,8 @@ impl Record {
             | Record::Vote { tx, .. }
             | Record::PreCommit { tx }
             | Record::Decision { tx, .. }
-            | Record::End { tx } => tx,
+            | Record::End { tx }
+            | Record::Up { tx, .. } => tx,
         }
     }
 }
@@ -102,6 +108,14 @@ impl Wal {
     pub fn decision(&self, tx: TxId) -> Option<Decision> {
         self.records.iter().find_map(|r| match *r {
             Record::Decision { tx: t, decision } if t == tx => Some(decision),
+            _ => None,
+        })
+    }
+    /// The last UP set logged for `tx` (Skeen's "processes believed operational"); `None`
+    /// when none was logged, which means every node.
+    pub fn up(&self, tx: TxId) -> Option<&BTreeSet<NodeId>> {
+        self.records.iter().rev().find_map(|r| match r {
+            Record::Up { tx: t, up } if *t == tx => Some(up),
             _ => None,
         })
     }

@@ -26,12 +26,21 @@
 //!
 //! A node that restarts with a transaction undecided in its log is *recovering* for it: it
 //! takes no part in termination and asks (`DecisionRequest`) until someone who knows answers.
+//! After a *total failure* (every node failed before anyone decided) nobody who knows is left;
+//! the recovering nodes then wait for the last process to fail, found from the UP sets that
+//! backups log, and terminate among themselves ([`recovery`]).
+//!
+//! Files: this one has the messages, the state and the failure-free path; [`termination`] the
+//! backup coordinator's rules; [`recovery`] restarts and the total-failure rule.
 //!
 //! The price: 3PC is correct only if the network is synchronous — every message arrives within
 //! a known bound and a timeout means a crash. A partition or a lost message breaks that: each
 //! side believes the other crashed, a side holding a committable node commits while a side of
 //! uncertain nodes aborts (TR3), and atomicity is lost. `scenarios/three_phase_commit/partition.ron`
 //! shows it; this is why practical systems run 2PC over a consensus-replicated coordinator.
+
+pub mod recovery;
+mod termination;
 
 use super::invariants::{atomicity::Atomicity, validity::Validity};
 use super::{
@@ -142,6 +151,13 @@ pub enum ThreePcMsg {
     DecisionRequest {
         tx: TxId,
     },
+    /// A recovering node's answer to another recovering node: nobody here knows, but this is
+    /// my logged state and UP set (to find the last process to fail after a total failure).
+    Recovering {
+        tx: TxId,
+        state: Reported,
+        up: BTreeSet<NodeId>,
+    },
 }
 
 impl ThreePcMsg {
@@ -162,7 +178,8 @@ impl ThreePcMsg {
             | ThreePcMsg::Abort { tx }
             | ThreePcMsg::StateRequest { tx }
             | ThreePcMsg::StateReport { tx, .. }
-            | ThreePcMsg::DecisionRequest { tx } => tx,
+            | ThreePcMsg::DecisionRequest { tx }
+            | ThreePcMsg::Recovering { tx, .. } => tx,
         }
     }
 }
@@ -180,11 +197,16 @@ impl Message for ThreePcMsg {
             ThreePcMsg::StateRequest { .. } => "StateRequest",
             ThreePcMsg::StateReport { .. } => "StateReport",
             ThreePcMsg::DecisionRequest { .. } => "DecisionRequest",
+            ThreePcMsg::Recovering { .. } => "Recovering",
         }
     }
     fn label(&self) -> String {
         match self {
             ThreePcMsg::StateReport { tx, state } => format!("StateReport T{tx} {state:?}"),
+            ThreePcMsg::Recovering { tx, state, up } => {
+                let up: Vec<String> = up.iter().map(|n| format!("n{}", n + 1)).collect();
+                format!("Recovering T{tx} {state:?} up {{{}}}", up.join(","))
+            }
             m => format!("{} T{}", m.kind(), m.tx()),
         }
     }
@@ -266,6 +288,9 @@ pub struct ThreePhaseCommit {
     undecided: BTreeSet<TxId>,
     /// Undecided transactions this node restarted with: it asks, it does not terminate.
     recovering: BTreeSet<TxId>,
+    /// Recovering: the logged state and UP set of each recovering peer heard from, per
+    /// transaction (Skeen's total-failure rule needs them all).
+    recovered_peers: BTreeMap<TxId, BTreeMap<NodeId, (Reported, BTreeSet<NodeId>)>>,
     /// Termination protocols this node leads.
     terminating: BTreeMap<TxId, Termination>,
     committed: u64,
@@ -288,6 +313,7 @@ impl ThreePhaseCommit {
             next_tx: 1,
             undecided: BTreeSet::new(),
             recovering: BTreeSet::new(),
+            recovered_peers: BTreeMap::new(),
             terminating: BTreeMap::new(),
             committed: 0,
             aborted: 0,
@@ -399,6 +425,7 @@ impl ThreePhaseCommit {
         }
         self.undecided.remove(&tx);
         self.recovering.remove(&tx);
+        self.recovered_peers.remove(&tx);
         self.terminating.remove(&tx);
         for t in [
             ThreePcTimer::VoteTimeout(tx),
@@ -423,18 +450,6 @@ impl ThreePhaseCommit {
             ctx.reply_to_client(client, reply);
         }
         true
-    }
-
-    /// This participant's state for a `StateReport`, if it may report (not recovering).
-    fn reportable(&self, tx: TxId) -> Option<Reported> {
-        match self.txs.get(&tx)? {
-            TxState::Decided(Decision::Commit) => Some(Reported::Committed),
-            TxState::Decided(Decision::Abort) => Some(Reported::Aborted),
-            _ if self.recovering.contains(&tx) => None,
-            TxState::Uncertain => Some(Reported::Uncertain),
-            TxState::Committable => Some(Reported::Committable),
-            _ => None,
-        }
     }
 
     fn on_can_commit(&mut self, from: NodeId, tx: TxId, ctx: &mut Ctx<Self>) {
@@ -514,95 +529,6 @@ impl ThreePhaseCommit {
         }
     }
 
-    fn on_state_request(&mut self, from: NodeId, tx: TxId, ctx: &mut Ctx<Self>) {
-        if self.is_coordinator() {
-            if let Some(TxState::Decided(d)) = self.txs.get(&tx).copied() {
-                let state = match d {
-                    Decision::Commit => Reported::Committed,
-                    Decision::Abort => Reported::Aborted,
-                };
-                ctx.send(from, ThreePcMsg::StateReport { tx, state });
-            }
-            return;
-        }
-        if !self.txs.contains_key(&tx) {
-            // Never voted: this participant may refuse, so `tx` cannot commit (unilateral abort).
-            ctx.note(format!("aborts T{tx} before voting (asked by a backup)"));
-            self.learn(tx, Decision::Abort, ctx);
-        }
-        if self.terminating.contains_key(&tx) {
-            if from > ctx.id {
-                return; // a higher-ranked backup: it will defer to this one
-            }
-            ctx.note(format!("defers to a lower-ranked backup for T{tx}"));
-            self.terminating.remove(&tx);
-            for t in [ThreePcTimer::ReportsDue(tx), ThreePcTimer::AcksDue(tx)] {
-                if self.timers.running(&t) {
-                    self.cancel_timer(t, ctx);
-                }
-            }
-        }
-        let Some(state) = self.reportable(tx) else {
-            return;
-        };
-        ctx.send(from, ThreePcMsg::StateReport { tx, state });
-        if self.undecided.contains(&tx) {
-            self.arm_timeout(tx, ctx); // defer: the backup is alive
-        }
-    }
-
-    fn on_state_report(&mut self, from: NodeId, tx: TxId, state: Reported, ctx: &mut Ctx<Self>) {
-        let Some(t) = self.terminating.get_mut(&tx) else {
-            return;
-        };
-        if t.acks.is_some() {
-            return;
-        }
-        t.reports.insert(from, state);
-        match state {
-            Reported::Aborted => self.decide(tx, Decision::Abort, ctx), // TR1
-            Reported::Committed => self.decide(tx, Decision::Commit, ctx), // TR2
-            _ => {}
-        }
-    }
-
-    /// The backup coordinator's rules, once the reports are in.
-    fn terminate(&mut self, tx: TxId, ctx: &mut Ctx<Self>) {
-        let Some(t) = self.terminating.get(&tx) else {
-            return;
-        };
-        let own = self.txs.get(&tx).copied();
-        let committable = own == Some(TxState::Committable)
-            || t.reports.values().any(|s| *s == Reported::Committable);
-        if !committable {
-            ctx.note(format!("T{tx}: every reachable participant is uncertain"));
-            self.decide(tx, Decision::Abort, ctx); // TR3
-            return;
-        }
-        // TR4: make everyone committable before anyone commits.
-        let waiting: BTreeSet<NodeId> = t
-            .reports
-            .iter()
-            .filter(|(_, s)| **s == Reported::Uncertain)
-            .map(|(n, _)| *n)
-            .collect();
-        if own == Some(TxState::Uncertain) {
-            self.log(Record::PreCommit { tx }, ctx);
-            self.txs.insert(tx, TxState::Committable);
-        }
-        if waiting.is_empty() {
-            self.decide(tx, Decision::Commit, ctx);
-            return;
-        }
-        for &p in &waiting {
-            ctx.send(p, ThreePcMsg::PreCommit { tx });
-        }
-        if let Some(t) = self.terminating.get_mut(&tx) {
-            t.acks = Some(waiting);
-        }
-        self.set_timer(ThreePcTimer::AcksDue(tx), self.cfg.report_timeout, ctx);
-    }
-
     fn arm_scheduled(&mut self, ctx: &mut Ctx<Self>) {
         let due: Vec<(usize, SimTime)> = self
             .cfg
@@ -638,6 +564,7 @@ impl Protocol for ThreePhaseCommit {
         "StateRequest",
         "StateReport",
         "DecisionRequest",
+        "Recovering",
     ];
 
     fn validate_config(cfg: &ThreePhaseConfig, nodes: usize) -> Result<(), String> {
@@ -670,51 +597,7 @@ impl Protocol for ThreePhaseCommit {
     }
 
     fn on_restart(cfg: &ThreePhaseConfig, durable: &Wal, ctx: &mut Ctx<Self>) -> Self {
-        let mut me = ThreePhaseCommit::new(cfg, ctx);
-        me.wal = durable.clone();
-        for r in durable.records() {
-            match *r {
-                Record::Begin { tx } => {
-                    me.txs.insert(tx, TxState::Unknown);
-                    me.next_tx = me.next_tx.max(tx + 1);
-                }
-                Record::Vote {
-                    tx,
-                    vote: Vote::Yes,
-                } => {
-                    me.txs.insert(tx, TxState::Uncertain);
-                }
-                Record::PreCommit { tx } => {
-                    me.txs.insert(tx, TxState::Committable);
-                }
-                Record::Decision { tx, decision } => {
-                    if !matches!(me.txs.get(&tx), Some(TxState::Decided(_))) {
-                        me.txs.insert(tx, TxState::Decided(decision));
-                        match decision {
-                            Decision::Commit => me.committed += 1,
-                            Decision::Abort => me.aborted += 1,
-                        }
-                    }
-                }
-                Record::Vote { .. } | Record::End { .. } => {}
-            }
-        }
-        let open: Vec<TxId> = me
-            .txs
-            .iter()
-            .filter(|(_, s)| !matches!(s, TxState::Decided(_)))
-            .map(|(t, _)| *t)
-            .collect();
-        for tx in open {
-            me.undecided.insert(tx);
-            me.recovering.insert(tx);
-            ctx.broadcast(ThreePcMsg::DecisionRequest { tx });
-            me.arm_timeout(tx, ctx);
-        }
-        if me.is_coordinator() {
-            me.arm_scheduled(ctx);
-        }
-        me
+        ThreePhaseCommit::restart(cfg, durable, ctx)
     }
 
     fn on_message(&mut self, from: NodeId, msg: ThreePcMsg, ctx: &mut Ctx<Self>) {
@@ -753,15 +636,10 @@ impl Protocol for ThreePhaseCommit {
             }
             ThreePcMsg::StateRequest { tx } => self.on_state_request(from, tx, ctx),
             ThreePcMsg::StateReport { tx, state } => self.on_state_report(from, tx, state, ctx),
-            ThreePcMsg::DecisionRequest { tx } => match self.txs.get(&tx).copied() {
-                Some(TxState::Decided(d)) => ctx.send(from, ThreePcMsg::decision(tx, d)),
-                None if !coordinator => {
-                    ctx.note(format!("aborts T{tx} before voting (asked by a peer)"));
-                    self.learn(tx, Decision::Abort, ctx);
-                    ctx.send(from, ThreePcMsg::Abort { tx });
-                }
-                _ => {}
-            },
+            ThreePcMsg::DecisionRequest { tx } => self.on_decision_request(from, tx, ctx),
+            ThreePcMsg::Recovering { tx, state, up } => {
+                self.on_recovering(from, tx, state, up, ctx)
+            }
             _ => {}
         }
     }
@@ -789,18 +667,10 @@ impl Protocol for ThreePhaseCommit {
                     return;
                 }
                 if self.recovering.contains(&tx) {
-                    ctx.broadcast(ThreePcMsg::DecisionRequest { tx });
-                    ctx.count("decision_requests", 1);
-                    self.arm_timeout(tx, ctx);
-                    return;
+                    self.ask_again(tx, ctx);
+                } else {
+                    self.start_termination(tx, ctx);
                 }
-                ctx.note(format!(
-                    "coordinator silent on T{tx}: runs the termination protocol"
-                ));
-                ctx.count("terminations", 1);
-                self.terminating.insert(tx, Termination::default());
-                ctx.broadcast(ThreePcMsg::StateRequest { tx });
-                self.set_timer(ThreePcTimer::ReportsDue(tx), self.cfg.report_timeout, ctx);
             }
             ThreePcTimer::ReportsDue(tx) => self.terminate(tx, ctx),
             ThreePcTimer::AcksDue(tx) => {

@@ -479,7 +479,7 @@ impl Protocol for TwoPhaseCommit {
                 } => {
                     me.txs.insert(tx, TxState::Uncertain);
                 }
-                Record::Vote { .. } | Record::PreCommit { .. } => {}
+                Record::Vote { .. } | Record::PreCommit { .. } | Record::Up { .. } => {}
                 Record::Decision { tx, decision } => {
                     if !matches!(me.txs.get(&tx), Some(TxState::Decided(_))) {
                         me.txs.insert(tx, TxState::Decided(decision));

@@ -212,6 +212,10 @@ pub struct Paxos {
     pub phase: Phase,
     /// The value this node wants chosen, if it is proposing.
     pub my_value: Option<String>,
+    /// The last proposal this node sent in Phase 2a. Unlike `phase` it outlives the ballot, so
+    /// the checkers, which look after each event, see a Phase 2 that began and ended inside one
+    /// event (a one-node cluster learns its own value in the handler that proposes it).
+    pub last_proposal: Option<(Ballot, String)>,
     /// The highest round seen in any message, so a retry outbids every known ballot.
     pub seen_round: u64,
     /// Learner: the acceptors that accepted in each ballot, with the value.
@@ -232,6 +236,7 @@ impl Paxos {
             ballot: Ballot::ZERO,
             phase: Phase::Idle,
             my_value: None,
+            last_proposal: None,
             seen_round: durable.promised.round.max(durable.last_round),
             durable,
             accepted_by: BTreeMap::new(),
@@ -390,6 +395,7 @@ impl Paxos {
         self.phase = Phase::Accepting {
             value: value.clone(),
         };
+        self.last_proposal = Some((ballot, value.clone()));
         self.post_all(PaxosMsg::Accept { ballot, value }, ctx);
     }
 

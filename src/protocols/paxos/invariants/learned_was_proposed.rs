@@ -1,8 +1,13 @@
 //! "Only a value that has been proposed may be chosen" and a learner "never learns that a
 //! value has been chosen unless it actually has been" (Paxos Made Simple, 2.1), checked on what
 //! learners learn: a learned value must be one some proposer sent in an `Accept`.
+//!
+//! Proposals are read from each proposer's `last_proposal`, not from its `phase`: a phase can
+//! begin and end inside one event (one node is a majority of a one-node cluster, so its
+//! proposer's `Accept` is accepted and learned in the same handler), and a checker that runs
+//! after the event would never see it.
 
-use crate::protocols::paxos::{Paxos, Phase};
+use crate::protocols::paxos::Paxos;
 use crate::sim::{Failure, Invariant, World};
 use std::collections::BTreeSet;
 
@@ -22,7 +27,7 @@ impl Invariant<Paxos> for LearnedWasProposed {
     fn check(&mut self, w: &World<Paxos>) -> Result<(), Failure> {
         let Some(n) = w.touched else { return Ok(()) };
         let Some(s) = &w.states[n] else { return Ok(()) };
-        if let Phase::Accepting { value } = &s.phase {
+        if let Some((_, value)) = &s.last_proposal {
             self.proposed.insert(value.clone());
         }
         match &s.learned {
