@@ -307,6 +307,11 @@ impl<P: Protocol> Sim<P> {
     pub fn trace(&self) -> &Trace {
         &self.trace
     }
+    /// For attaching outputs to the trace ([`Trace::stream_to`]) and bounding it; recording
+    /// events stays the engine's job.
+    pub fn trace_mut(&mut self) -> &mut Trace {
+        &mut self.trace
+    }
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
