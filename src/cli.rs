@@ -521,9 +521,10 @@ fn print_text(
         let p = |t: Option<SimTime>| t.map_or("-".into(), |t| t.to_string());
         let _ = writeln!(
             o,
-            "\nclients: {} invoked, {} ok, {} failed, {} timed out, {} pending; availability {:.1}%; latency p50 {} p90 {} p99 {}",
+            "\nclients: {} invoked, {} ok, {} compare failed, {} failed, {} timed out, {} pending; availability {:.1}%; latency p50 {} p90 {} p99 {}",
             c.invoked,
             c.ok,
+            c.compare_failed,
             c.failed,
             c.timed_out,
             c.pending,

@@ -480,3 +480,25 @@ fn control_characters_in_scenario_text_are_escaped_in_text_output() {
     assert!(out.contains("CRASH a\\u{1b}]0;pwned\\u{7}"), "{out}");
     assert!(out.contains("bell\\u{7}\\rback\\u{9b}"), "{out}");
 }
+
+#[test]
+fn a_compare_and_set_that_does_not_match_is_answered_so_available() {
+    // Only compare-and-sets on one key, most expecting a value it does not hold; no faults.
+    for protocol in ["raft", "multi_paxos"] {
+        let f = scratch(
+            &format!("cas-{protocol}.ron"),
+            &format!(
+                "(name: \"t\", title: \"t\", protocol: \"{protocol}\", nodes: Count(3), seed: 1, \
+                 duration: \"4s\", network: (latency: Constant(\"5ms\")), \
+                 workload: (clients: 2, interval: \"50ms\", start: \"1500ms\", keys: 1, \
+                 mix: (get: 0, put: 0, cas: 1), timeout: \"1s\"))"
+            ),
+        );
+        let (code, out, err) = distsim(&["run", &f, "--format", "json"]);
+        assert_eq!(code, Some(0), "{protocol}: {err}");
+        let c = &json(&out)["clients"];
+        assert!(c["compare_failed"].as_u64().unwrap() > 0, "{protocol}: {c}");
+        assert_eq!(c["failed"], 0, "{protocol}: {c}");
+        assert_eq!(c["availability"], 1.0, "{protocol}: {c}");
+    }
+}

@@ -1123,6 +1123,9 @@ impl<P: Protocol> Sim<P> {
         match reply {
             ClientReply::Ok { value } => self.finish_op(to.client, Outcome::Ok { value }),
             ClientReply::Fail { reason } => self.finish_op(to.client, Outcome::Fail { reason }),
+            ClientReply::CompareFailed { current } => {
+                self.finish_op(to.client, Outcome::CompareFailed { current })
+            }
             ClientReply::Redirect { leader } => self.client_retry(to.client, leader, false),
         }
     }
