@@ -95,7 +95,7 @@ pub fn read(path: &str) -> Result<String, ScenarioError> {
             0,
             0,
             format!(
-                "no such file{hint} (`distsim list` shows the bundled scenarios; `-` reads standard input)"
+                "cannot read: no such file{hint} (`distsim list` shows the bundled scenarios; `-` reads standard input)"
             ),
         ));
     }
