@@ -14,12 +14,14 @@ use distsim::sim::trace::TraceLevel;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Open this scenario in the desktop app (default: the embedded 5-node scenario).
+    /// Scenario to open in the desktop app: a RON file, a bundled path as `distsim list` shows
+    /// it (scenarios/raft/default.ron), or - for standard input (default: the embedded
+    /// 5-node Raft scenario).
     file: Option<String>,
     /// Render the scenario at `--at` to this PNG and exit (needs a display).
     #[arg(long)]
     screenshot: Option<String>,
-    /// Simulated time for `--screenshot`.
+    /// Simulated time for `--screenshot` (units us, ms, s, min, h).
     #[arg(long, value_parser = parse_time, default_value = "2s")]
     at: SimTime,
     /// Multisample anti-aliasing for the app: 1 (off, the default: egui smooths its own
@@ -38,38 +40,50 @@ struct Cli {
 enum Command {
     /// Run a scenario headless and report what happened.
     Run {
+        /// The scenario: a RON file, a bundled path as `distsim list` shows it
+        /// (scenarios/raft/default.ron), or - for standard input.
         file: String,
+        /// Seed for every random choice (default: the scenario's own `seed`).
         #[arg(long)]
         seed: Option<u64>,
-        /// Stop at this simulated time (default: the scenario's duration).
+        /// Stop at this simulated time, e.g. 500ms, 2s, 1.5min, 1h (default and maximum: the
+        /// scenario's duration). Expectations it cuts short are reported as not reached.
         #[arg(long, value_parser = parse_time)]
         until: Option<SimTime>,
-        /// Write the full trace as JSON Lines.
-        #[arg(long)]
+        /// Write every event to this file as JSON Lines, as the run goes (checked before it).
+        #[arg(long, value_name = "FILE")]
         trace: Option<String>,
+        /// Report as text for people or as one JSON object for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
         /// Which events to print in text format.
         #[arg(long, value_enum, default_value = "notable")]
         events: EventsShown,
-        /// Keep only the last N events in memory (long runs); the digest covers them all.
-        #[arg(long)]
+        /// Keep only the last N events in memory (long runs); the digest, the counts and
+        /// `--trace` still cover them all.
+        #[arg(long, value_name = "N")]
         keep_events: Option<usize>,
     },
-    /// Run a seed sweep in parallel and report every seed that violates an invariant.
+    /// Run a seed sweep in parallel and report every seed that violates an invariant, misses
+    /// an expectation or hits the step limit, with the command that reproduces it.
     Check {
+        /// The scenario: a RON file, a bundled path as `distsim list` shows it, or - for
+        /// standard input.
         file: String,
         /// Seeds: `A..B` (B excluded) or `A..=B`.
         #[arg(long, default_value = "0..100")]
         seeds: String,
-        /// Worker threads (default: one per core). Results do not depend on it.
-        #[arg(long)]
+        /// Worker threads, 1 to 256 (default: one per core; never more than seeds). Results do
+        /// not depend on it.
+        #[arg(long, value_name = "N")]
         jobs: Option<usize>,
+        /// Report as text for people or as one JSON object for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
     /// Check scenario files without running them.
     Validate {
+        /// Scenario files (or bundled paths, or - for standard input) to check.
         #[arg(required = true)]
         files: Vec<String>,
     },
@@ -77,8 +91,10 @@ enum Command {
     List,
     /// Measure the engine on the random-forwarding workload.
     Bench {
+        /// Number of nodes forwarding messages (2 to 100,000).
         #[arg(long, default_value_t = 100)]
         nodes: usize,
+        /// Stop after this many message deliveries (at least 1).
         #[arg(long, default_value_t = 1_000_000)]
         deliveries: u64,
         /// `off`: digest and counters only; `on`: the causal trace (ids, parents, clocks);
@@ -141,6 +157,10 @@ fn main() {
                     "error: --nodes must be between 2 and {}",
                     distsim::scenario::MAX_NODES
                 );
+                std::process::exit(cli::EXIT_BAD_INPUT);
+            }
+            if deliveries == 0 {
+                eprintln!("error: --deliveries must be at least 1 (nothing to measure otherwise)");
                 std::process::exit(cli::EXIT_BAD_INPUT);
             }
             let r = if baseline {

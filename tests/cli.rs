@@ -146,3 +146,359 @@ fn list_names_every_protocol_and_a_closed_pipe_is_fine() {
         assert!(out.contains(p), "{p} missing from list");
     }
 }
+
+/// A scratch file for one test (tests run in parallel: the name says which).
+fn scratch(name: &str, text: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("distsim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// A small relay scenario with the given extra fields (expectations, ...).
+fn relay(extra: &str) -> String {
+    format!(
+        "(name: \"t\", title: \"t\", protocol: \"relay\", config: (tokens: 3), nodes: Count(4), \
+         seed: 1, duration: \"2s\", network: (latency: Uniform(min: \"5ms\", max: \"20ms\")), {extra})"
+    )
+}
+
+fn json(out: &str) -> serde_json::Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+#[test]
+fn check_names_each_seed_that_misses_an_expectation_and_exits_1() {
+    // A counter the relay never counts: every seed misses it, none violates anything.
+    let f = scratch(
+        "unmet.ron",
+        &relay("expect: [NoViolation, Counter(name: \"never_counted\", at_least: 1)]"),
+    );
+    let (code, out, err) = distsim(&["check", &f, "--seeds", "0..3"]);
+    assert_eq!(code, Some(1), "a failed expectation exits 1: {out}{err}");
+    for seed in 0..3 {
+        assert!(
+            out.contains(&format!(
+                "seed {seed}: expectation failed: never_counted >= 1"
+            )),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!("reproduce: distsim run {f} --seed {seed}")),
+            "{out}"
+        );
+    }
+    let (code, out, _) = distsim(&["check", &f, "--seeds", "0..3", "--format", "json"]);
+    assert_eq!(code, Some(1));
+    let v = json(&out);
+    assert_eq!(v["unmet_seeds"], serde_json::json!([0, 1, 2]));
+    let first = &v["failures"][0];
+    assert_eq!(first["seed"], 0);
+    assert_eq!(
+        first["reproduce"].as_str().unwrap(),
+        format!("distsim run {f} --seed 0")
+    );
+    assert!(
+        first["expectations_failed"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("never_counted >= 1"),
+        "{first}"
+    );
+    // The digest is printed as `run` prints it (this seed ran to the end, so they are equal).
+    let run = json(&distsim(&["run", &f, "--seed", "0", "--format", "json"]).1);
+    assert_eq!(first["digest"], run["digest"]);
+}
+
+#[test]
+fn an_unwritable_trace_path_is_refused_before_the_run() {
+    // This run would take minutes (it stops only at the step limit): the refusal must not wait.
+    let f = scratch(
+        "endless.ron",
+        "(name: \"t\", title: \"t\", protocol: \"relay\", config: (tokens: 500, hold: \"0s\"), \
+         nodes: Count(50), seed: 1, duration: \"1440min\", \
+         network: (latency: Uniform(min: \"1ms\", max: \"2ms\")))",
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_distsim"))
+        .args(["run", &f, "--trace", "/nonexistent-dir/trace.jsonl"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(30) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("an unwritable --trace was not refused before running");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot write trace to /nonexistent-dir/trace.jsonl"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_trace_file_is_complete_whatever_keep_events_keeps() {
+    let dir = std::env::temp_dir().join(format!("distsim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let full = dir.join("full.jsonl").to_string_lossy().into_owned();
+    let kept = dir.join("kept.jsonl").to_string_lossy().into_owned();
+    let scenario = "scenarios/raft/leader-crash.ron";
+    let (c1, out, _) = distsim(&["run", scenario, "--format", "json", "--trace", &full]);
+    let (c2, _, _) = distsim(&[
+        "run",
+        scenario,
+        "--format",
+        "json",
+        "--trace",
+        &kept,
+        "--keep-events",
+        "5",
+    ]);
+    assert_eq!((c1, c2), (Some(0), Some(0)));
+    let events = json(&out)["events"].as_u64().unwrap();
+    let full = std::fs::read_to_string(full).unwrap();
+    let kept = std::fs::read_to_string(kept).unwrap();
+    assert_eq!(full.lines().count() as u64, events);
+    assert_eq!(kept, full, "--keep-events must not shorten the trace file");
+    let last: serde_json::Value = serde_json::from_str(kept.lines().last().unwrap()).unwrap();
+    assert_eq!(last["id"].as_u64().unwrap(), events - 1);
+}
+
+#[test]
+fn ctrl_c_during_check_reports_the_seeds_already_run() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_distsim"))
+        .args([
+            "check",
+            "scenarios/raft/default.ron",
+            "--seeds",
+            "0..1000000",
+            "--jobs",
+            "1",
+            "--format",
+            "json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("check went on after Ctrl-C");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&stdout);
+    assert_eq!(v["interrupted"], true);
+    assert_eq!(v["seeds"], 1_000_000);
+    let ran = v["seeds_run"].as_u64().unwrap();
+    assert!(ran > 0 && ran < 1_000_000, "{ran}");
+}
+
+#[test]
+fn jobs_has_bounds() {
+    for jobs in ["0", "10000"] {
+        let (code, _, err) = distsim(&[
+            "check",
+            "scenarios/raft/default.ron",
+            "--seeds",
+            "0..2",
+            "--jobs",
+            jobs,
+        ]);
+        assert_eq!(code, Some(2), "--jobs {jobs}: {err}");
+        assert!(err.contains("--jobs must be between 1 and"), "{err}");
+    }
+}
+
+#[test]
+fn a_missing_file_suggests_the_closest_bundled_scenarios() {
+    for name in ["default.ron", "raft/default", "raft/defualt.ron"] {
+        let (code, _, err) = distsim(&["run", name]);
+        assert_eq!(code, Some(2));
+        assert!(err.contains("no such file"), "{err}");
+        assert!(err.contains("scenarios/raft/default.ron"), "{name}: {err}");
+        assert!(err.contains("distsim list"), "{err}");
+    }
+}
+
+#[test]
+fn a_scenario_can_come_from_standard_input() {
+    use std::io::Write as _;
+    let text = std::fs::read_to_string("scenarios/raft/default.ron").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_distsim"))
+        .args(["run", "-", "--format", "json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let from_file = json(&distsim(&["run", "scenarios/raft/default.ron", "--format", "json"]).1);
+    assert_eq!(
+        json(&String::from_utf8_lossy(&out.stdout))["digest"],
+        from_file["digest"]
+    );
+}
+
+#[test]
+fn until_accepts_hours_and_says_when_it_is_clamped() {
+    let (code, out, err) = distsim(&[
+        "run",
+        "scenarios/raft/default.ron",
+        "--until",
+        "1h",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("clamped"), "{err}");
+    assert_eq!(json(&out)["until"], "12.000s");
+}
+
+#[test]
+fn expectations_cut_short_by_until_are_not_reached_not_failed() {
+    let (code, out, err) = distsim(&[
+        "run",
+        "scenarios/raft/default.ron",
+        "--until",
+        "300ms",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let v = json(&out);
+    let statuses: Vec<&str> = v["expectations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    // No violation so far; the leader (due by 1.5s), elections and client successes are ahead.
+    assert_eq!(
+        statuses,
+        ["passed", "not_reached", "not_reached", "not_reached"]
+    );
+    let (_, text, _) = distsim(&["run", "scenarios/raft/default.ron", "--until", "300ms"]);
+    assert!(text.contains("[not reached] a leader by 1.500s"), "{text}");
+    // A deadline already passed is a failure, cut short or not.
+    let f = scratch(
+        "deadline.ron",
+        &relay("expect: [Role(role: \"nobody has this role\", within: \"100ms\")]"),
+    );
+    let (code, out, _) = distsim(&["run", &f, "--until", "1s", "--format", "json"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(json(&out)["expectations"][0]["status"], "failed");
+}
+
+#[test]
+fn help_describes_the_file_and_every_flag() {
+    for cmd in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["check", "--help"],
+        &["validate", "--help"],
+        &["bench", "--help"],
+    ] {
+        let (code, out, _) = distsim(cmd);
+        assert_eq!(code, Some(0));
+        // A flag or argument line carries its description after two spaces (short help) or
+        // on the indented line below it (long help).
+        let lines: Vec<&str> = out.lines().collect();
+        for (i, l) in lines.iter().enumerate() {
+            let t = l.trim_start();
+            let flag = (t.starts_with('-') && !t.starts_with("- ")) // not a listed value
+                || t.starts_with('<')
+                || t.starts_with('[');
+            let indent = l.len() - t.len(); // flags sit at 2 to 6, descriptions at 10
+            if (2..8).contains(&indent) && flag {
+                let next = lines.get(i + 1).copied().unwrap_or("");
+                assert!(
+                    t.contains("  ") || (next.starts_with("          ") && !next.trim().is_empty()),
+                    "{cmd:?}: `{}` has no description",
+                    t
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn bench_refuses_zero_deliveries() {
+    let (code, _, err) = distsim(&["bench", "--nodes", "10", "--deliveries", "0"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--deliveries"), "{err}");
+}
+
+#[test]
+fn control_characters_in_scenario_text_are_escaped_in_text_output() {
+    let f = scratch(
+        "controls.ron",
+        "(name: \"t\", title: \"clear\u{1b}[2J\", protocol: \"relay\", config: (tokens: 1), \
+         nodes: Named([(name: \"a\u{1b}]0;pwned\u{7}\"), (name: \"b\")]), seed: 1, duration: \"1s\", \
+         timeline: [(\"10ms\", Caption(\"bell\u{7}\\rback\u{9b}\")), (\"20ms\", Crash(\"a\u{1b}]0;pwned\u{7}\"))])",
+    );
+    let (code, out, err) = distsim(&["run", &f]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        !out.contains(['\u{1b}', '\u{7}', '\r', '\u{9b}']),
+        "raw control characters: {out:?}"
+    );
+    assert!(out.contains("clear\\u{1b}[2J"), "{out}");
+    assert!(out.contains("CRASH a\\u{1b}]0;pwned\\u{7}"), "{out}");
+    assert!(out.contains("bell\\u{7}\\rback\\u{9b}"), "{out}");
+}
+
+#[test]
+fn a_compare_and_set_that_does_not_match_is_answered_so_available() {
+    // Only compare-and-sets on one key, most expecting a value it does not hold; no faults.
+    for protocol in ["raft", "multi_paxos"] {
+        let f = scratch(
+            &format!("cas-{protocol}.ron"),
+            &format!(
+                "(name: \"t\", title: \"t\", protocol: \"{protocol}\", nodes: Count(3), seed: 1, \
+                 duration: \"4s\", network: (latency: Constant(\"5ms\")), \
+                 workload: (clients: 2, interval: \"50ms\", start: \"1500ms\", keys: 1, \
+                 mix: (get: 0, put: 0, cas: 1), timeout: \"1s\"))"
+            ),
+        );
+        let (code, out, err) = distsim(&["run", &f, "--format", "json"]);
+        assert_eq!(code, Some(0), "{protocol}: {err}");
+        let c = &json(&out)["clients"];
+        assert!(c["compare_failed"].as_u64().unwrap() > 0, "{protocol}: {c}");
+        assert_eq!(c["failed"], 0, "{protocol}: {c}");
+        assert_eq!(c["availability"], 1.0, "{protocol}: {c}");
+    }
+}

@@ -1004,8 +1004,8 @@ fn the_key_value_store_answers_get_put_cas_and_deduplicates_retries() {
     assert_eq!(kv.apply(&cas(Some("1"), "2", 1)), ok(Some("1")));
     assert_eq!(
         kv.apply(&cas(None, "3", 2)),
-        Some(ClientReply::Fail {
-            reason: "compare failed: x is 2".into()
+        Some(ClientReply::CompareFailed {
+            current: Some("2".into())
         })
     );
     assert_eq!(

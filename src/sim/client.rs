@@ -73,6 +73,10 @@ pub enum ClientReply {
     Redirect { leader: Option<NodeId> },
     /// Refused; the client does not retry.
     Fail { reason: String },
+    /// A compare-and-set whose compare did not match: the operation was served (nothing was
+    /// written) and `current` is the value found. An answer, not a refusal: it counts for
+    /// availability like `Ok`.
+    CompareFailed { current: Option<String> },
 }
 
 /// How a workload picks the node a request goes to.
@@ -189,6 +193,11 @@ pub enum Outcome {
     Fail {
         reason: String,
     },
+    /// A compare-and-set found `current` instead of its expected value and wrote nothing:
+    /// served, so it counts as available.
+    CompareFailed {
+        current: Option<String>,
+    },
     /// Every attempt timed out (the operation may or may not have taken effect).
     Timeout,
 }
@@ -213,6 +222,13 @@ pub struct History {
     pub entries: Vec<HistoryEntry>,
 }
 
+impl Outcome {
+    /// The system answered the operation (an `Ok`, or a compare-and-set that did not match).
+    pub fn answered(&self) -> bool {
+        matches!(self, Outcome::Ok { .. } | Outcome::CompareFailed { .. })
+    }
+}
+
 impl History {
     pub fn ok_count(&self) -> usize {
         self.entries
@@ -226,6 +242,17 @@ impl History {
             .entries
             .iter()
             .filter(|e| matches!(e.outcome, Some(Outcome::Ok { .. })))
+            .filter_map(|e| e.returned_at.map(|r| r - e.invoked_at))
+            .collect();
+        v.sort();
+        v
+    }
+    /// Latencies of answered operations ([`Outcome::answered`]), sorted.
+    pub fn answered_latencies(&self) -> Vec<SimTime> {
+        let mut v: Vec<SimTime> = self
+            .entries
+            .iter()
+            .filter(|e| e.outcome.as_ref().is_some_and(Outcome::answered))
             .filter_map(|e| e.returned_at.map(|r| r - e.invoked_at))
             .collect();
         v.sort();

@@ -31,6 +31,8 @@ pub trait DynSim: Send {
     /// Applies a user action now and records it.
     fn apply(&mut self, action: Action) -> Result<(), String>;
     fn trace(&self) -> &Trace;
+    /// To stream or bound the trace (`distsim run --trace --keep-events`).
+    fn trace_mut(&mut self) -> &mut Trace;
     fn view(&self, node: NodeId) -> NodeView;
     fn status(&self, node: NodeId) -> NodeStatus;
     /// Pending timers of a node: (label, started, fires).
@@ -88,6 +90,9 @@ impl<P: Protocol> DynSim for Sim<P> {
     }
     fn trace(&self) -> &Trace {
         Sim::trace(self)
+    }
+    fn trace_mut(&mut self) -> &mut Trace {
+        Sim::trace_mut(self)
     }
     fn view(&self, node: NodeId) -> NodeView {
         Sim::view(self, node)

@@ -413,6 +413,11 @@ impl<P: Protocol> Sim<P> {
     pub fn trace(&self) -> &Trace {
         &self.trace
     }
+    /// For attaching outputs to the trace ([`Trace::stream_to`]) and bounding it; recording
+    /// events stays the engine's job.
+    pub fn trace_mut(&mut self) -> &mut Trace {
+        &mut self.trace
+    }
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
@@ -1453,6 +1458,9 @@ impl<P: Protocol> Sim<P> {
             ClientReply::Fail { reason } => {
                 self.finish_op(to.client, to.seq, Outcome::Fail { reason })
             }
+            ClientReply::CompareFailed { current } => {
+                self.finish_op(to.client, to.seq, Outcome::CompareFailed { current })
+            }
             ClientReply::Redirect { leader } => {
                 self.client_retry(to.client, to.seq, leader, false)
             }
@@ -1499,7 +1507,7 @@ impl<P: Protocol> Sim<P> {
         self.metrics.series.client_finished(
             self.now,
             latency,
-            matches!(outcome, Outcome::Ok { .. }),
+            outcome.answered(),
         );
         self.record(
             None,

@@ -65,10 +65,12 @@ impl Metrics {
 pub struct ClientStats {
     pub invoked: usize,
     pub ok: usize,
+    /// Compare-and-sets that found another value: answered, so available.
+    pub compare_failed: usize,
     pub failed: usize,
     pub timed_out: usize,
     pub pending: usize,
-    /// Fraction of finished operations that succeeded.
+    /// Fraction of finished operations that were answered (ok or compare failed).
     pub availability: f64,
     pub latency_p50: Option<SimTime>,
     pub latency_p90: Option<SimTime>,
@@ -85,18 +87,20 @@ impl ClientStats {
         for e in &history.entries {
             match &e.outcome {
                 Some(Outcome::Ok { .. }) => s.ok += 1,
+                Some(Outcome::CompareFailed { .. }) => s.compare_failed += 1,
                 Some(Outcome::Fail { .. }) => s.failed += 1,
                 Some(Outcome::Timeout) => s.timed_out += 1,
                 None => s.pending += 1,
             }
         }
-        let finished = s.ok + s.failed + s.timed_out;
+        let answered = s.ok + s.compare_failed;
+        let finished = answered + s.failed + s.timed_out;
         s.availability = if finished == 0 {
             1.0
         } else {
-            s.ok as f64 / finished as f64
+            answered as f64 / finished as f64
         };
-        let lat = history.ok_latencies();
+        let lat = history.answered_latencies();
         let pct = |p: usize| -> Option<SimTime> {
             if lat.is_empty() {
                 None

@@ -72,7 +72,7 @@ impl SimTime {
         SimTime(((self.0 as u128 * num as u128) / den as u128).min(u64::MAX as u128) as u64)
     }
 
-    /// Parses `"150ms"`, `"2s"`, `"1.5s"`, `"500us"`, `"3m"`, or a bare number of microseconds.
+    /// Parses `"150ms"`, `"2s"`, `"1.5s"`, `"500us"`, `"3m"`, `"1.5h"`, or a bare number of microseconds.
     pub fn parse(text: &str) -> Result<SimTime, String> {
         let t = text.trim();
         let split = t
@@ -85,9 +85,10 @@ impl SimTime {
             "ms" => 1_000,
             "s" => 1_000_000,
             "m" | "min" => 60_000_000,
+            "h" => 3_600_000_000,
             _ => {
                 return Err(format!(
-                    "unknown time unit `{unit}` in `{text}`: expected one of us, ms, s, min (e.g. \"150ms\")"
+                    "unknown time unit `{unit}` in `{text}`: expected one of us, ms, s, min, h (e.g. \"150ms\")"
                 ));
             }
         };
@@ -219,7 +220,8 @@ mod tests {
         assert_eq!(SimTime::parse("0.25ms"), Ok(SimTime(250)));
         assert_eq!(SimTime::parse("1min"), Ok(SimTime(60_000_000)));
         assert_eq!(SimTime::parse("42"), Ok(SimTime(42)));
-        assert!(SimTime::parse("1.5h").is_err());
+        assert_eq!(SimTime::parse("1.5h"), Ok(SimTime(5_400_000_000)));
+        assert!(SimTime::parse("1d").is_err());
         assert!(SimTime::parse("ms").is_err());
         assert!(SimTime::parse("1.0001ms").is_err());
         assert!(SimTime::parse("99999999999999999999s").is_err());

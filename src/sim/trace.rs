@@ -213,6 +213,37 @@ pub enum TraceLevel {
     Full,
 }
 
+/// Where a streamed trace goes: every event is written as one JSON line when it is recorded,
+/// so the output is complete whatever a bounded trace keeps in memory (`distsim run --trace`).
+#[derive(Default)]
+struct Sink {
+    out: Option<Box<dyn std::io::Write + Send>>,
+    /// The first write error; writing stops there and [`Trace::end_stream`] returns it.
+    error: Option<std::io::Error>,
+}
+
+impl Sink {
+    fn write(&mut self, e: &TraceEvent) {
+        let Some(out) = self.out.as_mut() else {
+            return;
+        };
+        let res = serde_json::to_writer(&mut *out, e)
+            .map_err(std::io::Error::from)
+            .and_then(|()| out.write_all(b"\n"));
+        if let Err(err) = res {
+            self.error = Some(err);
+            self.out = None;
+        }
+    }
+}
+
+/// A copy of a trace is a snapshot: it does not stream to its original's output.
+impl Clone for Sink {
+    fn clone(&self) -> Self {
+        Sink::default()
+    }
+}
+
 /// The append-only event record, with its running digest.
 #[derive(Clone)]
 pub struct Trace {
@@ -224,6 +255,8 @@ pub struct Trace {
     cap: Option<usize>,
     /// Running digest: each event's canonical words hashed with the previous digest as seed.
     digest: u64,
+    /// Where events are streamed as they are recorded, if anywhere.
+    sink: Sink,
 }
 
 impl Trace {
@@ -238,7 +271,55 @@ impl Trace {
             next_id: 0,
             cap,
             digest: 0,
+            sink: Sink::default(),
         }
+    }
+
+    /// Streams the trace to `out` as JSON Lines: the retained events now, then every event as
+    /// it is recorded. Call it before a bounded trace has forgotten anything (an error
+    /// otherwise), and [`Trace::end_stream`] at the end.
+    pub fn stream_to(&mut self, out: Box<dyn std::io::Write + Send>) -> std::io::Result<()> {
+        if self.first_id > 0 {
+            return Err(std::io::Error::other(format!(
+                "the first {} events are already forgotten",
+                self.first_id
+            )));
+        }
+        self.sink = Sink {
+            out: Some(out),
+            error: None,
+        };
+        for e in &self.events {
+            self.sink.write(e);
+        }
+        match self.sink.error.take() {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+
+    /// Stops streaming, flushes, and returns the first error met while writing.
+    pub fn end_stream(&mut self) -> std::io::Result<()> {
+        let sink = std::mem::take(&mut self.sink);
+        if let Some(err) = sink.error {
+            return Err(err);
+        }
+        match sink.out {
+            Some(mut out) => out.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// Keeps only the last `cap` events from now on (`None`: keep all).
+    pub fn set_cap(&mut self, cap: Option<usize>) {
+        if let Some(c) = cap {
+            assert!(c > 0, "a bounded trace needs room for at least one event");
+            while self.events.len() > c {
+                self.events.pop_front();
+                self.first_id += 1;
+            }
+        }
+        self.cap = cap;
     }
 
     pub fn level(&self) -> TraceLevel {
@@ -292,14 +373,16 @@ impl Trace {
             self.events.pop_front();
             self.first_id += 1;
         }
-        self.events.push_back(TraceEvent {
+        let event = TraceEvent {
             id,
             time,
             node,
             parent,
             lamport,
             kind,
-        });
+        };
+        self.sink.write(&event);
+        self.events.push_back(event);
         id
     }
 

@@ -63,12 +63,8 @@ impl KvStore {
                     let prev = self.data.insert(key.clone(), to.clone());
                     ClientReply::Ok { value: prev }
                 } else {
-                    ClientReply::Fail {
-                        reason: format!(
-                            "cas {key}: expected {}, found {}",
-                            from.as_deref().unwrap_or("nothing"),
-                            current.map_or("nothing", |v| v.as_str())
-                        ),
+                    ClientReply::CompareFailed {
+                        current: current.cloned(),
                     }
                 }
             }

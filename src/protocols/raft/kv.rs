@@ -57,11 +57,8 @@ impl KvStore {
                     let previous = self.data.insert(key.clone(), to.clone());
                     ClientReply::Ok { value: previous }
                 } else {
-                    ClientReply::Fail {
-                        reason: format!(
-                            "compare failed: {key} is {}",
-                            current.map_or("absent", |v| v.as_str())
-                        ),
+                    ClientReply::CompareFailed {
+                        current: current.cloned(),
                     }
                 }
             }
