@@ -197,6 +197,8 @@ pub struct RunArgs {
     /// Keep only the last N events in memory (a bounded trace for long runs); the digest and
     /// counts still cover the whole run.
     pub keep_events: Option<usize>,
+    /// Write every time series to this file as tidy CSV (`time_s,series,node,value`).
+    pub metrics: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -258,6 +260,10 @@ pub fn judge(
                     E::Counter { name, at_most, .. } => {
                         at_most.is_none_or(|hi| sim.metrics().counter(name) <= hi)
                     }
+                    // A stretch of a series that ends after the stop is still open.
+                    E::Series { to, .. } => to.is_none_or(|to| to > sim.now()),
+                    // Drops only grow too.
+                    E::Dropped { at_most, .. } => at_most.is_none() || r.passed,
                 };
                 if undecided {
                     Status::NotReached
@@ -288,6 +294,8 @@ struct RunReport<'a> {
     messages: Messages,
     counters: BTreeMap<&'static str, u64>,
     clients: ClientStats,
+    /// Each time series (`db1.queue`, `client.latency.p99`): last, mean and max.
+    series: BTreeMap<String, crate::sim::series::SeriesSummary>,
     violations: &'a [crate::sim::Violation],
     expectations: Vec<Judged>,
     step_limit_hit: bool,
@@ -340,6 +348,17 @@ pub fn run(args: RunArgs) -> i32 {
         errln!("error: {m}");
         return EXIT_BAD_INPUT;
     }
+    // Opened before the run, so an unwritable path is refused at once.
+    let mut metrics_file = match &args.metrics {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Some((path, std::io::BufWriter::new(f))),
+            Err(e) => {
+                errln!("error: cannot write the metrics to {path}: {e}");
+                return EXIT_BAD_INPUT;
+            }
+        },
+        None => None,
+    };
     let until = match args.until {
         Some(u) if u > info.duration => {
             errln!(
@@ -353,6 +372,18 @@ pub fn run(args: RunArgs) -> i32 {
     };
     sim.run_until(until);
     let trace_result = sim.trace_mut().end_stream();
+    if let Some((path, out)) = &mut metrics_file {
+        use std::io::Write as _;
+        let written = sim
+            .metrics()
+            .series
+            .write_csv(&info.names, out)
+            .and_then(|_| out.flush());
+        if let Err(e) = written {
+            errln!("error: writing the metrics to {path} failed: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    }
     let expectations = judge(&info.expect, sim.as_ref());
     // A violation fails the run unless the scenario expects one (a bug-variant demonstration).
     let expects_violation = info
@@ -384,6 +415,11 @@ pub fn run(args: RunArgs) -> i32 {
         },
         counters: m.counters.clone(),
         clients: ClientStats::of(sim.history()),
+        series: m
+            .series
+            .iter()
+            .filter_map(|(k, _)| Some((k.label(&info.names), m.series.summary(k)?)))
+            .collect(),
         violations: sim.violations(),
         expectations,
         step_limit_hit: sim.step_limit_hit(),
@@ -514,6 +550,19 @@ fn print_text(
         let _ = writeln!(o, "\nprotocol counters:");
         for (k, v) in &r.counters {
             let _ = writeln!(o, "  {k:<24} {v}");
+        }
+    }
+    if !r.series.is_empty() {
+        let _ = writeln!(o, "\ntime series (last / mean / max):");
+        for (k, v) in r.series.iter().take(24) {
+            let _ = writeln!(o, "  {k:<28} {:>10.3} {:>10.3} {:>10.3}", v.last, v.mean, v.max);
+        }
+        if r.series.len() > 24 {
+            let _ = writeln!(
+                o,
+                "  ... and {} more (all in --format json and --metrics FILE)",
+                r.series.len() - 24
+            );
         }
     }
     let c = &r.clients;

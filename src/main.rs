@@ -63,6 +63,10 @@ enum Command {
         /// `--trace` still cover them all.
         #[arg(long, value_name = "N")]
         keep_events: Option<usize>,
+        /// Write every time series (client latency and throughput, queues, protocol gauges)
+        /// to this file as tidy CSV: time_s,series,node,value.
+        #[arg(long, value_name = "FILE")]
+        metrics: Option<String>,
     },
     /// Run a seed sweep in parallel and report every seed that violates an invariant, misses
     /// an expectation or hits the step limit, with the command that reproduces it.
@@ -129,6 +133,7 @@ fn main() {
             format,
             events,
             keep_events,
+            metrics,
         }) => cli::run(cli::RunArgs {
             file,
             seed,
@@ -137,6 +142,7 @@ fn main() {
             format,
             events,
             keep_events,
+            metrics,
         }),
         Some(Command::Check {
             file,

@@ -502,3 +502,43 @@ fn a_compare_and_set_that_does_not_match_is_answered_so_available() {
         assert_eq!(c["availability"], 1.0, "{protocol}: {c}");
     }
 }
+
+#[test]
+fn metrics_are_written_as_tidy_csv_and_summarised_in_json() {
+    let dir = std::env::temp_dir().join(format!("distsim-metrics-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("m.csv");
+    let csv = csv.to_str().unwrap();
+    let (code, out, err) = distsim(&[
+        "run",
+        "scenarios/basics/no-cache-baseline.ron",
+        "--until",
+        "5s",
+        "--format",
+        "json",
+        "--metrics",
+        csv,
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let v = json(&out);
+    let p99 = &v["series"]["client.latency.p99"];
+    assert!(p99["max"].as_f64().unwrap() >= p99["mean"].as_f64().unwrap());
+    assert!(v["series"]["db1.queue"]["last"].is_number());
+    let text = std::fs::read_to_string(csv).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("time_s,series,node,value"));
+    // 5 s at the scenario's 100 ms interval: samples 0.0 .. 4.9 for db1's queue.
+    let queue_rows = text.lines().filter(|l| l.contains(",queue,db1,")).count();
+    assert_eq!(queue_rows, 50);
+    assert!(text.lines().any(|l| l.starts_with("4.9,client.latency.p99,,")));
+    // An unwritable path is refused before the run.
+    let (code, _, err) = distsim(&[
+        "run",
+        "scenarios/basics/no-cache-baseline.ron",
+        "--metrics",
+        "/nonexistent-dir/m.csv",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("cannot write the metrics"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

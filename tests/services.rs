@@ -222,17 +222,25 @@ fn inputs_wait_for_a_worker_in_order_and_a_full_queue_sheds() {
             )
         })
         .collect();
+    setup.workload = Some(Workload {
+        clients: 0,
+        timeout: SimTime::from_millis(200),
+        max_attempts: 1,
+        ..Workload::default()
+    });
     let mut sim = Sim::<Echo>::new(setup);
     sim.run();
-    let returned: Vec<Option<SimTime>> = sim
+    let returned: Vec<(Option<SimTime>, Option<Outcome>)> = sim
         .history()
         .entries
         .iter()
-        .map(|e| e.returned_at)
+        .map(|e| (e.returned_at, e.outcome.clone()))
         .collect();
-    let ms = |m| Some(SimTime::from_millis(m));
-    // Served at 11, 21, 31 ms (+1 ms back); the 4th and 5th found the queue full.
-    assert_eq!(returned, vec![ms(12), ms(22), ms(32), None, None]);
+    let ok = |m| (Some(SimTime::from_millis(m)), Some(Outcome::Ok { value: None }));
+    let lost = (Some(SimTime::from_millis(200)), Some(Outcome::Timeout));
+    // Served at 11, 21, 31 ms (+1 ms back); the 4th and 5th found the queue full and were
+    // never answered.
+    assert_eq!(returned, vec![ok(12), ok(22), ok(32), lost.clone(), lost]);
     assert_eq!(sim.metrics().dropped_by_reason[&DropReason::QueueFull], 2);
     let shed = sim
         .trace()
