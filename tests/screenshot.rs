@@ -116,3 +116,21 @@ fn without_a_gpu_the_app_explains_and_exits_2() {
         "{err}"
     );
 }
+
+#[test]
+fn a_system_of_services_shows_its_plots_and_queue() {
+    // The no-cache baseline past the database's capacity: the Plots panel draws the series
+    // (first line colour) and db1 carries its queue bar, red when nearly full.
+    let Some((w, h, rgb)) = screenshot(
+        "scenarios/basics/no-cache-baseline.ron",
+        "18s",
+        "baseline.png",
+    ) else {
+        return;
+    };
+    assert_eq!((w, h), (1280, 800));
+    let line = count_near(&rgb, [0x4d, 0xab, 0xf7], 20); // style::series_color(0)
+    assert!(line > 300, "plot lines are drawn ({line} pixels)");
+    let full_queue = count_near(&rgb, [0xff, 0x4d, 0x4d], 16); // style::CUT, the full bar
+    assert!(full_queue > 100, "the full queue bar is drawn ({full_queue} pixels)");
+}

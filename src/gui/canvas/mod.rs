@@ -87,7 +87,6 @@ pub enum NodeCommand {
 }
 
 pub(super) struct Geometry {
-    pub rect: Rect,
     pub scale: f32,
     pub center: Pos2,
     pub radius: f32,
@@ -134,7 +133,6 @@ pub(super) fn geometry(
     }
     let radius = (nearest * scale * 0.32).clamp(3.0, 46.0 * zoom.sqrt());
     Geometry {
-        rect,
         scale,
         center,
         radius,
