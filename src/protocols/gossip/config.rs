@@ -28,10 +28,12 @@ pub enum Style {
 /// How calls are chosen in `mode: Calls`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Schedule {
-    /// The `2n - 4` schedule, one call per period.
+    /// The `2n - 4` schedule as a partial order: call `k` starts at its slot `(k + 1) * period`
+    /// at the earliest, and only once both parties finished their previous calls.
     #[default]
     Optimal,
-    /// Every node that does not know everything calls a random peer each period.
+    /// Every node that does not know everything and is not waiting for an answer calls a random
+    /// peer each period.
     Random,
 }
 
@@ -47,7 +49,7 @@ pub struct GossipConfig {
     /// Peers contacted per round.
     #[serde(default = "default_fanout")]
     pub fanout: usize,
-    /// Time between rounds (and between calls of the optimal schedule).
+    /// Time between rounds (and between the call slots of the optimal schedule).
     #[serde(default = "default_period")]
     pub period: SimTime,
     /// Rumor mongering: probability of losing interest in a rumor when a peer already knew it
@@ -60,6 +62,13 @@ pub struct GossipConfig {
     /// The call schedule of `mode: Calls`.
     #[serde(default)]
     pub schedule: Schedule,
+    /// `mode: Calls`: how long a caller waits for the answer before it calls again (optimal
+    /// schedule: the same call, counted in `call_retries`) or gives up (random calls: counted
+    /// in `calls_lost`). In the optimal schedule the answer to any attempt completes the call,
+    /// so a round trip longer than the timeout only costs retries. Random calls wait twice as
+    /// long after each consecutive loss, up to 8 times this; set it above the round trip.
+    #[serde(default = "default_call_timeout")]
+    pub call_timeout: SimTime,
     /// Bug: merge takes any update with a different version, older ones included.
     #[serde(default)]
     pub bug_accept_stale: bool,
@@ -78,6 +87,9 @@ fn default_period() -> SimTime {
 fn default_origin() -> Option<NodeId> {
     Some(0)
 }
+fn default_call_timeout() -> SimTime {
+    SimTime::from_secs(1)
+}
 
 impl Default for GossipConfig {
     fn default() -> Self {
@@ -89,6 +101,7 @@ impl Default for GossipConfig {
             stop: 0.0,
             origin: default_origin(),
             schedule: Schedule::default(),
+            call_timeout: default_call_timeout(),
             bug_accept_stale: false,
             bug_version_without_origin: false,
         }
@@ -110,6 +123,9 @@ impl GossipConfig {
         }
         if self.period == SimTime::ZERO {
             return Err("period must be positive (e.g. \"100ms\")".into());
+        }
+        if self.call_timeout == SimTime::ZERO {
+            return Err("call_timeout must be positive (e.g. \"1s\")".into());
         }
         if !(0.0..=1.0).contains(&self.stop) {
             return Err(format!(

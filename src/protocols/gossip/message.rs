@@ -35,10 +35,11 @@ pub enum GossipMsg {
         updates: Vec<Update>,
         known: Vec<(String, Version)>,
     },
-    /// A telephone call: the caller's secrets.
-    Call { secrets: Vec<NodeId> },
+    /// A telephone call: the caller's secrets. `call` is the call's index in the optimal
+    /// schedule, or the caller's own sequence number for random calls; the answer repeats it.
+    Call { call: u64, secrets: Vec<NodeId> },
     /// The callee's secrets after hearing the caller's: both now know the union.
-    CallReply { secrets: Vec<NodeId> },
+    CallReply { call: u64, secrets: Vec<NodeId> },
 }
 
 impl Message for GossipMsg {
@@ -69,16 +70,22 @@ impl Message for GossipMsg {
             GossipMsg::Reply { updates, known } => {
                 format!("reply {} (knew {})", ups(updates), known.len())
             }
-            GossipMsg::Call { secrets } => format!("call: {} secrets", secrets.len()),
-            GossipMsg::CallReply { secrets } => format!("reply: {} secrets", secrets.len()),
+            GossipMsg::Call { call, secrets } => {
+                format!("call #{}: {} secrets", call + 1, secrets.len())
+            }
+            GossipMsg::CallReply { call, secrets } => {
+                format!("reply #{}: {} secrets", call + 1, secrets.len())
+            }
         }
     }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum GossipTimer {
-    /// The next gossip round.
+    /// The next gossip round (and, for random calls, the next chance to call).
     Round,
-    /// Call number `k` of the optimal schedule, placed by this node.
+    /// The slot of call `k` of the optimal schedule, placed by this node, has come.
     Call(usize),
+    /// No answer yet to this node's call `call` (the number carried by `Call`).
+    CallTimeout(u64),
 }

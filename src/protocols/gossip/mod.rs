@@ -1,6 +1,7 @@
 //! Gossip: epidemic dissemination of updates, after Demers et al., "Epidemic Algorithms for
 //! Replicated Database Maintenance", PODC 1987 (<https://doi.org/10.1145/41840.41841>), and
-//! Karp et al., "Randomized Rumor Spreading", FOCS 2000.
+//! Karp et al., "Randomized Rumor Spreading", FOCS 2000; and the gossiping (telephone) problem
+//! of Baker and Shostak, "Gossips and telephones", Discrete Mathematics 2(3), 1972.
 //!
 //! Every node keeps a small replicated store: a key maps to the newest `Update` it knows, and
 //! updates are ordered by a `Version` (a Lamport counter with the writer's id as tie-breaker).
@@ -23,12 +24,14 @@
 //!   infective, removed: the SIR epidemic. With `stop = 0` the rumor never dies, which is the
 //!   plain push/pull/push-pull spreading whose rounds to full coverage are `O(log n)`.
 //!
-//! The third mode (`telephone.rs`) is the **gossiping (telephone) problem** (`mode: Calls`): node `i` starts
-//! with secret `i`, and a `Call { secrets }` answered by `CallReply { secrets }` leaves both
-//! sides knowing the union. `schedule: Optimal` plays the `2n - 4` call schedule of
-//! [`schedule`], one call per `period`; `schedule: Random` lets every node that does not yet
-//! know every secret call a random peer each `period`. `calls` counts calls, `know_all` the
-//! nodes that know every secret.
+//! The third mode is the **gossiping (telephone) problem** (`mode: Calls`, `telephone.rs`):
+//! node `i` starts with secret `i`, and a `Call { secrets }` answered by `CallReply { secrets }`
+//! leaves both sides knowing the union. `schedule: Optimal` plays the `2n - 4` call schedule of
+//! [`schedule`] as a partial order: a call waits for the previous call of each of its parties,
+//! so it takes `2n - 4` calls whatever the latency; lost calls are retried. `schedule: Random`
+//! lets every node that does not yet know every secret, and is not in a call, call a random
+//! peer each `period`. `calls` counts completed calls, `know_all` the nodes that know every
+//! secret.
 //!
 //! Safety properties (`invariants/`): versions held by a node never go back (Version
 //! Monotonicity), and one version of a key names one value everywhere (Version Uniqueness).
@@ -42,6 +45,7 @@ mod telephone;
 
 pub use config::{GossipConfig, Mode, Schedule, Style};
 pub use message::{GossipMsg, GossipTimer, Update, Version};
+pub use telephone::Line;
 
 use crate::sim::{
     ClientReply, ClientRequest, Ctx, EntryView, Invariant, NodeId, NodeView, Op, Protocol, SimTime,
@@ -49,11 +53,15 @@ use crate::sim::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 
-/// What survives a crash: the store and the secrets (a replica's disk).
+/// What survives a crash: the store, the secrets and the progress through the calls (a
+/// replica's disk).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct GossipDurable {
     pub store: BTreeMap<String, Update>,
     pub secrets: BTreeSet<NodeId>,
+    /// Optimal schedule: how many of this node's calls are finished. Random calls: how many
+    /// calls it placed.
+    pub calls_done: u64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -68,18 +76,20 @@ pub struct Gossip {
     pub secrets: BTreeSet<NodeId>,
     /// Rounds run since start or restart (shown, and useful in traces).
     round: u64,
-    /// Calls this node placed.
+    /// Calls this node placed that were answered (since start or restart).
     pub calls_made: u64,
+    /// The telephone line: this node's calls and the one in progress.
+    pub line: Line,
     /// Cluster size, so the view can tell whether every secret is known.
     nodes: usize,
     /// Sequence for rumor keys created by client requests (`r<node>.<seq>`).
     next_rumor: u64,
-    /// When the pending round or call timer was set and when it fires (for the view).
+    /// When the pending round, call or answer timer was set and when it fires (for the view).
     timer: Option<(SimTime, SimTime, &'static str)>,
 }
 
 impl Gossip {
-    fn fresh(cfg: &GossipConfig, ctx: &Ctx<Self>) -> Self {
+    fn fresh(cfg: &GossipConfig, ctx: &Ctx<Self>, calls_done: u64) -> Self {
         Gossip {
             nodes: ctx.nodes,
             cfg: cfg.clone(),
@@ -88,6 +98,7 @@ impl Gossip {
             secrets: BTreeSet::new(),
             round: 0,
             calls_made: 0,
+            line: Line::new(cfg.schedule, ctx.nodes, ctx.id, calls_done),
             next_rumor: 0,
             timer: None,
         }
@@ -97,6 +108,7 @@ impl Gossip {
         GossipDurable {
             store: self.store.clone(),
             secrets: self.secrets.clone(),
+            calls_done: self.line.done,
         }
     }
 
@@ -114,7 +126,7 @@ impl Gossip {
     /// Starts the node's activity after init or restart.
     fn start(&mut self, ctx: &mut Ctx<Self>) {
         if self.cfg.mode == Mode::Calls && self.cfg.schedule == Schedule::Optimal {
-            self.arm_calls(ctx);
+            self.next_calls(ctx);
         } else {
             self.arm_round(ctx);
         }
@@ -138,7 +150,7 @@ impl Protocol for Gossip {
     }
 
     fn init(cfg: &GossipConfig, ctx: &mut Ctx<Self>) -> Self {
-        let mut me = Gossip::fresh(cfg, ctx);
+        let mut me = Gossip::fresh(cfg, ctx, 0);
         if cfg.mode == Mode::Calls {
             me.secrets.insert(ctx.id);
             ctx.persist(me.durable());
@@ -153,7 +165,7 @@ impl Protocol for Gossip {
     }
 
     fn on_restart(cfg: &GossipConfig, durable: &GossipDurable, ctx: &mut Ctx<Self>) -> Self {
-        let mut me = Gossip::fresh(cfg, ctx);
+        let mut me = Gossip::fresh(cfg, ctx, durable.calls_done);
         me.store = durable.store.clone();
         me.secrets = durable.secrets.clone();
         // Rumor keys continue after the ones this node wrote before the crash (all persisted).
@@ -177,8 +189,8 @@ impl Protocol for Gossip {
                 self.on_push_pull(from, updates, &digest, ctx)
             }
             GossipMsg::Reply { updates, known } => self.on_reply(updates, &known, ctx),
-            GossipMsg::Call { secrets } => self.on_call(from, secrets, ctx),
-            GossipMsg::CallReply { secrets } => self.learn_secrets(secrets, ctx),
+            GossipMsg::Call { call, secrets } => self.on_call(from, call, secrets, ctx),
+            GossipMsg::CallReply { call, secrets } => self.on_call_reply(from, call, secrets, ctx),
         }
     }
 
@@ -193,7 +205,8 @@ impl Protocol for Gossip {
                 }
                 self.arm_round(ctx);
             }
-            GossipTimer::Call(k) => self.on_call_timer(k, ctx),
+            GossipTimer::Call(_) => self.next_calls(ctx),
+            GossipTimer::CallTimeout(call) => self.on_call_timeout(call, ctx),
         }
     }
 
@@ -240,7 +253,8 @@ impl Protocol for Gossip {
         if self.cfg.mode == Mode::Calls {
             v = v
                 .field("secrets", self.secrets.len())
-                .field("calls", self.calls_made);
+                .field("calls", self.calls_made)
+                .field("line", self.line.status());
             v.entries = self
                 .secrets
                 .iter()
