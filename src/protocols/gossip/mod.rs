@@ -1,6 +1,7 @@
 //! Gossip: epidemic dissemination of updates, after Demers et al., "Epidemic Algorithms for
 //! Replicated Database Maintenance", PODC 1987 (<https://doi.org/10.1145/41840.41841>), and
-//! Karp et al., "Randomized Rumor Spreading", FOCS 2000.
+//! Karp et al., "Randomized Rumor Spreading", FOCS 2000; and the gossiping (telephone) problem
+//! of Baker and Shostak, "Gossips and telephones", Discrete Mathematics 2(3), 1972.
 //!
 //! Every node keeps a small replicated store: a key maps to the newest `Update` it knows, and
 //! updates are ordered by a `Version` (a Lamport counter with the writer's id as tie-breaker).
@@ -11,7 +12,7 @@
 //!   with whatever is newer (`Reply { updates }`);
 //! - `PushPull`: both at once (`PushPull { updates, digest }`, answered by `Reply`).
 //!
-//! Two of Demers' strategies are modelled:
+//! Two of Demers' strategies are modelled (`epidemic.rs`):
 //!
 //! - **Anti-entropy** (`mode: AntiEntropy`): every round exchanges the whole store. It always
 //!   converges, at the price of traffic that does not stop.
@@ -23,202 +24,44 @@
 //!   infective, removed: the SIR epidemic. With `stop = 0` the rumor never dies, which is the
 //!   plain push/pull/push-pull spreading whose rounds to full coverage are `O(log n)`.
 //!
-//! The third mode is the **gossiping (telephone) problem** (`mode: Calls`): node `i` starts
-//! with secret `i`, and a `Call { secrets }` answered by `CallReply { secrets }` leaves both
-//! sides knowing the union. `schedule: Optimal` plays the `2n - 4` call schedule of
-//! [`schedule`], one call per `period`; `schedule: Random` lets every node that does not yet
-//! know every secret call a random peer each `period`. `calls` counts calls, `know_all` the
-//! nodes that know every secret.
+//! The third mode is the **gossiping (telephone) problem** (`mode: Calls`, `telephone.rs`):
+//! node `i` starts with secret `i`, and a `Call { secrets }` answered by `CallReply { secrets }`
+//! leaves both sides knowing the union. `schedule: Optimal` plays the `2n - 4` call schedule of
+//! [`schedule`] as a partial order: a call waits for the previous call of each of its parties,
+//! so it takes `2n - 4` calls whatever the latency; lost calls are retried. `schedule: Random`
+//! lets every node that does not yet know every secret, and is not in a call, call a random
+//! peer each `period`. `calls` counts completed calls, `know_all` the nodes that know every
+//! secret.
 //!
 //! Safety properties (`invariants/`): versions held by a node never go back (Version
 //! Monotonicity), and one version of a key names one value everywhere (Version Uniqueness).
 
+mod config;
+mod epidemic;
 pub mod invariants;
+mod message;
 pub mod schedule;
+mod telephone;
+
+pub use config::{GossipConfig, Mode, Schedule, Style};
+pub use message::{GossipMsg, GossipTimer, Update, Version};
+pub use telephone::Line;
 
 use crate::sim::{
-    ClientReply, ClientRequest, Ctx, EntryView, Invariant, Message, NodeId, NodeView, Op, Protocol,
+    ClientReply, ClientRequest, Ctx, EntryView, Gauge, Invariant, NodeId, NodeView, Op, Protocol,
     SimTime, TimerView, Tone,
 };
-use rand::Rng;
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Which of Demers' dissemination strategies runs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Mode {
-    /// Rumor mongering: only hot rumors are sent; SIR with a stop probability.
-    #[default]
-    Rumor,
-    /// Anti-entropy: the whole store is reconciled every round.
-    AntiEntropy,
-    /// The telephone problem: secrets exchanged in pairwise calls.
-    Calls,
-}
-
-/// Who sends what in a gossip exchange.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Style {
-    #[default]
-    Push,
-    Pull,
-    PushPull,
-}
-
-/// How calls are chosen in `mode: Calls`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Schedule {
-    /// The `2n - 4` schedule, one call per period.
-    #[default]
-    Optimal,
-    /// Every node that does not know everything calls a random peer each period.
-    Random,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct GossipConfig {
-    /// Dissemination strategy.
-    #[serde(default)]
-    pub mode: Mode,
-    /// Push, pull or push-pull exchanges (rumor mongering and anti-entropy).
-    #[serde(default)]
-    pub style: Style,
-    /// Peers contacted per round.
-    #[serde(default = "default_fanout")]
-    pub fanout: usize,
-    /// Time between rounds (and between calls of the optimal schedule).
-    #[serde(default = "default_period")]
-    pub period: SimTime,
-    /// Rumor mongering: probability of losing interest in a rumor when a peer already knew it
-    /// (Demers' coin, `1/k`). 0 keeps every rumor hot forever.
-    #[serde(default)]
-    pub stop: f64,
-    /// The node holding the first rumor (`rumor=hello`) at time zero; none if absent.
-    #[serde(default = "default_origin")]
-    pub origin: Option<NodeId>,
-    /// The call schedule of `mode: Calls`.
-    #[serde(default)]
-    pub schedule: Schedule,
-    /// Bug: merge takes any update with a different version, older ones included.
-    #[serde(default)]
-    pub bug_accept_stale: bool,
-    /// Bug: versions are bare Lamport counters without the writer's id as tie-breaker, so two
-    /// concurrent writes can get the same version with different values.
-    #[serde(default)]
-    pub bug_version_without_origin: bool,
-}
-
-fn default_fanout() -> usize {
-    1
-}
-fn default_period() -> SimTime {
-    SimTime::from_millis(100)
-}
-fn default_origin() -> Option<NodeId> {
-    Some(0)
-}
-
-impl Default for GossipConfig {
-    fn default() -> Self {
-        GossipConfig {
-            mode: Mode::default(),
-            style: Style::default(),
-            fanout: default_fanout(),
-            period: default_period(),
-            stop: 0.0,
-            origin: default_origin(),
-            schedule: Schedule::default(),
-            bug_accept_stale: false,
-            bug_version_without_origin: false,
-        }
-    }
-}
-
-/// The order of updates to one key: a Lamport counter, then the writer's id.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct Version {
-    pub counter: u64,
-    pub origin: NodeId,
-}
-
-/// One write: the newest one per key is what a node holds.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Update {
-    pub key: String,
-    pub version: Version,
-    pub value: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum GossipMsg {
-    /// Push: the caller's (hot) updates.
-    Push { updates: Vec<Update> },
-    /// Pull: the caller's versions; the peer answers with what is newer.
-    Pull { digest: Vec<(String, Version)> },
-    /// Push-pull: both at once.
-    PushPull {
-        updates: Vec<Update>,
-        digest: Vec<(String, Version)>,
-    },
-    /// The answer to a pull (newer updates) and feedback on a push (updates already `known`).
-    Reply {
-        updates: Vec<Update>,
-        known: Vec<(String, Version)>,
-    },
-    /// A telephone call: the caller's secrets.
-    Call { secrets: Vec<NodeId> },
-    /// The callee's secrets after hearing the caller's: both now know the union.
-    CallReply { secrets: Vec<NodeId> },
-}
-
-impl Message for GossipMsg {
-    fn kind(&self) -> &'static str {
-        match self {
-            GossipMsg::Push { .. } => "Push",
-            GossipMsg::Pull { .. } => "Pull",
-            GossipMsg::PushPull { .. } => "PushPull",
-            GossipMsg::Reply { .. } => "Reply",
-            GossipMsg::Call { .. } => "Call",
-            GossipMsg::CallReply { .. } => "CallReply",
-        }
-    }
-    fn label(&self) -> String {
-        let ups = |u: &[Update]| -> String {
-            let v: Vec<String> = u
-                .iter()
-                .map(|u| format!("{}={}@{}", u.key, u.value, u.version.counter))
-                .collect();
-            v.join(" ")
-        };
-        match self {
-            GossipMsg::Push { updates } => format!("push {}", ups(updates)),
-            GossipMsg::Pull { digest } => format!("pull ({} keys)", digest.len()),
-            GossipMsg::PushPull { updates, digest } => {
-                format!("push-pull {} ({} keys)", ups(updates), digest.len())
-            }
-            GossipMsg::Reply { updates, known } => {
-                format!("reply {} (knew {})", ups(updates), known.len())
-            }
-            GossipMsg::Call { secrets } => format!("call: {} secrets", secrets.len()),
-            GossipMsg::CallReply { secrets } => format!("reply: {} secrets", secrets.len()),
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum GossipTimer {
-    /// The next gossip round.
-    Round,
-    /// Call number `k` of the optimal schedule, placed by this node.
-    Call(usize),
-}
-
-/// What survives a crash: the store and the secrets (a replica's disk).
+/// What survives a crash: the store, the secrets and the progress through the calls (a
+/// replica's disk).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct GossipDurable {
     pub store: BTreeMap<String, Update>,
     pub secrets: BTreeSet<NodeId>,
+    /// Optimal schedule: how many of this node's calls are finished. Random calls: how many
+    /// calls it placed.
+    pub calls_done: u64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -233,26 +76,29 @@ pub struct Gossip {
     pub secrets: BTreeSet<NodeId>,
     /// Rounds run since start or restart (shown, and useful in traces).
     round: u64,
-    /// Calls this node placed.
+    /// Calls this node placed that were answered (since start or restart).
     pub calls_made: u64,
+    /// The telephone line: this node's calls and the one in progress.
+    pub line: Line,
     /// Cluster size, so the view can tell whether every secret is known.
     nodes: usize,
     /// Sequence for rumor keys created by client requests (`r<node>.<seq>`).
     next_rumor: u64,
-    /// When the pending round or call timer was set and when it fires (for the view).
+    /// When the pending round, call or answer timer was set and when it fires (for the view).
     timer: Option<(SimTime, SimTime, &'static str)>,
 }
 
 impl Gossip {
-    fn fresh(cfg: &GossipConfig, nodes: usize) -> Self {
+    fn fresh(cfg: &GossipConfig, ctx: &Ctx<Self>, calls_done: u64) -> Self {
         Gossip {
-            nodes,
+            nodes: ctx.nodes,
             cfg: cfg.clone(),
             store: BTreeMap::new(),
             hot: BTreeSet::new(),
             secrets: BTreeSet::new(),
             round: 0,
             calls_made: 0,
+            line: Line::new(cfg.schedule, ctx.nodes, ctx.id, calls_done),
             next_rumor: 0,
             timer: None,
         }
@@ -262,6 +108,7 @@ impl Gossip {
         GossipDurable {
             store: self.store.clone(),
             secrets: self.secrets.clone(),
+            calls_done: self.line.done,
         }
     }
 
@@ -270,197 +117,18 @@ impl Gossip {
         self.secrets.len() == nodes
     }
 
-    fn arm(&mut self, timer: GossipTimer, after: SimTime, ctx: &mut Ctx<Self>) {
-        let label = match timer {
-            GossipTimer::Round => "round",
-            GossipTimer::Call(_) => "call",
-        };
-        self.timer = Some((ctx.now, ctx.now + after, label));
-        ctx.set_timer(timer, after);
+    fn arm_round(&mut self, ctx: &mut Ctx<Self>) {
+        let after = self.cfg.period;
+        self.timer = Some((ctx.now, ctx.now + after, "round"));
+        ctx.set_timer(GossipTimer::Round, after);
     }
 
-    /// Sets the timers of this node's calls in the optimal schedule still to come.
-    fn arm_calls(&mut self, ctx: &mut Ctx<Self>) {
-        let period = self.cfg.period;
-        let calls = schedule::optimal_schedule(ctx.nodes);
-        for (k, &(caller, _)) in calls.iter().enumerate() {
-            let at = period.saturating_mul(k as u64 + 1);
-            if caller == ctx.id && at > ctx.now {
-                ctx.set_timer(GossipTimer::Call(k), at - ctx.now);
-                if self.timer.is_none_or(|(_, fires, _)| fires <= ctx.now) {
-                    self.timer = Some((ctx.now, at, "call"));
-                }
-            }
-        }
-    }
-
-    /// A new write at this node: the next version of `key`.
-    fn write(&mut self, key: String, value: String, ctx: &mut Ctx<Self>) -> Version {
-        let counter = self.store.get(&key).map_or(0, |u| u.version.counter) + 1;
-        let origin = if self.cfg.bug_version_without_origin {
-            0
+    /// Starts the node's activity after init or restart.
+    fn start(&mut self, ctx: &mut Ctx<Self>) {
+        if self.cfg.mode == Mode::Calls && self.cfg.schedule == Schedule::Optimal {
+            self.next_calls(ctx);
         } else {
-            ctx.id
-        };
-        let version = Version { counter, origin };
-        self.hot.insert(key.clone());
-        self.store.insert(
-            key.clone(),
-            Update {
-                key,
-                version,
-                value,
-            },
-        );
-        ctx.count("writes", 1);
-        ctx.count("informed", 1);
-        ctx.persist(self.durable());
-        version
-    }
-
-    /// Merges received updates; returns the (key, version) pairs this node already had.
-    fn merge(&mut self, updates: Vec<Update>, ctx: &mut Ctx<Self>) -> Vec<(String, Version)> {
-        let mut known = Vec::new();
-        let mut changed = false;
-        for u in updates {
-            ctx.count("deliveries", 1);
-            let newer = match self.store.get(&u.key) {
-                None => true,
-                Some(have) if self.cfg.bug_accept_stale => have.version != u.version,
-                Some(have) => u.version > have.version,
-            };
-            if newer {
-                ctx.count("informed", 1);
-                if self.cfg.mode == Mode::Rumor {
-                    self.hot.insert(u.key.clone());
-                }
-                self.store.insert(u.key.clone(), u);
-                changed = true;
-            } else {
-                ctx.count("redundant", 1);
-                known.push((u.key, u.version));
-            }
-        }
-        if changed {
-            ctx.persist(self.durable());
-        }
-        known
-    }
-
-    /// What to send: hot rumors when mongering, the whole store in anti-entropy.
-    fn outgoing(&self) -> Vec<Update> {
-        match self.cfg.mode {
-            Mode::Rumor => self
-                .hot
-                .iter()
-                .filter_map(|k| self.store.get(k).cloned())
-                .collect(),
-            _ => self.store.values().cloned().collect(),
-        }
-    }
-
-    fn digest(&self) -> Vec<(String, Version)> {
-        self.store
-            .values()
-            .map(|u| (u.key.clone(), u.version))
-            .collect()
-    }
-
-    /// Updates newer than the peer's digest (only hot ones when mongering). Hot rumors the peer
-    /// already has are feedback: each may make this node lose interest.
-    fn newer_than(&mut self, digest: &[(String, Version)], ctx: &mut Ctx<Self>) -> Vec<Update> {
-        let theirs: BTreeMap<&str, Version> =
-            digest.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-        let mut out = Vec::new();
-        let mut already = Vec::new();
-        for u in self.outgoing() {
-            match theirs.get(u.key.as_str()) {
-                Some(v) if *v >= u.version => already.push((u.key, u.version)),
-                _ => out.push(u),
-            }
-        }
-        self.feedback(&already, ctx);
-        out
-    }
-
-    /// Demers' feedback with a coin: for each hot rumor a peer already knew, stop spreading it
-    /// with probability `stop`.
-    fn feedback(&mut self, known: &[(String, Version)], ctx: &mut Ctx<Self>) {
-        if self.cfg.mode != Mode::Rumor || self.cfg.stop <= 0.0 {
-            return;
-        }
-        for (key, version) in known {
-            let current = self.store.get(key).is_some_and(|u| u.version == *version);
-            if current && self.hot.contains(key) && ctx.rng().random_bool(self.cfg.stop) {
-                self.hot.remove(key);
-                ctx.count("removed", 1);
-            }
-        }
-    }
-
-    /// `k` distinct random peers (not this node).
-    fn peers(k: usize, ctx: &mut Ctx<Self>) -> Vec<NodeId> {
-        let others = ctx.nodes - 1;
-        let k = k.min(others);
-        let mut chosen: Vec<NodeId> = Vec::with_capacity(k);
-        while chosen.len() < k {
-            let mut p = ctx.rng().random_range(0..others);
-            if p >= ctx.id {
-                p += 1;
-            }
-            if !chosen.contains(&p) {
-                chosen.push(p);
-            }
-        }
-        chosen
-    }
-
-    fn round(&mut self, ctx: &mut Ctx<Self>) {
-        self.round += 1;
-        if self.cfg.mode == Mode::Calls {
-            if !self.knows_all(ctx.nodes) {
-                let peer = Self::peers(1, ctx)[0];
-                self.call(peer, ctx);
-            }
-            return;
-        }
-        for peer in Self::peers(self.cfg.fanout, ctx) {
-            match self.cfg.style {
-                Style::Push => {
-                    let updates = self.outgoing();
-                    if !updates.is_empty() {
-                        ctx.send(peer, GossipMsg::Push { updates });
-                    }
-                }
-                Style::Pull => {
-                    let digest = self.digest();
-                    ctx.send(peer, GossipMsg::Pull { digest });
-                }
-                Style::PushPull => {
-                    let (updates, digest) = (self.outgoing(), self.digest());
-                    ctx.send(peer, GossipMsg::PushPull { updates, digest });
-                }
-            }
-        }
-    }
-
-    fn call(&mut self, peer: NodeId, ctx: &mut Ctx<Self>) {
-        self.calls_made += 1;
-        ctx.count("calls", 1);
-        let secrets = self.secrets.iter().copied().collect();
-        ctx.send(peer, GossipMsg::Call { secrets });
-    }
-
-    fn learn_secrets(&mut self, secrets: Vec<NodeId>, ctx: &mut Ctx<Self>) {
-        let before = self.secrets.len();
-        self.secrets
-            .extend(secrets.into_iter().filter(|&s| s < ctx.nodes));
-        if self.secrets.len() > before {
-            ctx.persist(self.durable());
-            if self.knows_all(ctx.nodes) {
-                ctx.count("know_all", 1);
-                ctx.note(format!("knows all {} secrets", ctx.nodes));
-            }
+            self.arm_round(ctx);
         }
     }
 }
@@ -478,41 +146,11 @@ impl Protocol for Gossip {
         &["Push", "Pull", "PushPull", "Reply", "Call", "CallReply"];
 
     fn validate_config(cfg: &GossipConfig, nodes: usize) -> Result<(), String> {
-        if nodes < 2 {
-            return Err(format!("gossip needs at least 2 nodes, got {nodes}"));
-        }
-        if cfg.fanout == 0 || cfg.fanout >= nodes {
-            return Err(format!(
-                "fanout must be between 1 and {} (nodes - 1), got {}",
-                nodes - 1,
-                cfg.fanout
-            ));
-        }
-        if cfg.mode == Mode::Calls {
-            // Every node learns every secret, and computes the whole call schedule.
-            crate::protocols::check_all_to_all_nodes("gossip in `Calls` mode", nodes)?;
-        }
-        if cfg.period == SimTime::ZERO {
-            return Err("period must be positive (e.g. \"100ms\")".into());
-        }
-        if !(0.0..=1.0).contains(&cfg.stop) {
-            return Err(format!(
-                "stop is a probability: expected a number in [0, 1], got {}",
-                cfg.stop
-            ));
-        }
-        if let Some(o) = cfg.origin
-            && o >= nodes
-        {
-            return Err(format!(
-                "origin must be a node index below {nodes}, got {o}"
-            ));
-        }
-        Ok(())
+        cfg.validate(nodes)
     }
 
     fn init(cfg: &GossipConfig, ctx: &mut Ctx<Self>) -> Self {
-        let mut me = Gossip::fresh(cfg, ctx.nodes);
+        let mut me = Gossip::fresh(cfg, ctx, 0);
         if cfg.mode == Mode::Calls {
             me.secrets.insert(ctx.id);
             ctx.persist(me.durable());
@@ -522,16 +160,12 @@ impl Protocol for Gossip {
         } else if cfg.origin == Some(ctx.id) {
             me.write("rumor".into(), "hello".into(), ctx);
         }
-        if cfg.mode == Mode::Calls && cfg.schedule == Schedule::Optimal {
-            me.arm_calls(ctx);
-        } else {
-            me.arm(GossipTimer::Round, cfg.period, ctx);
-        }
+        me.start(ctx);
         me
     }
 
     fn on_restart(cfg: &GossipConfig, durable: &GossipDurable, ctx: &mut Ctx<Self>) -> Self {
-        let mut me = Gossip::fresh(cfg, ctx.nodes);
+        let mut me = Gossip::fresh(cfg, ctx, durable.calls_done);
         me.store = durable.store.clone();
         me.secrets = durable.secrets.clone();
         // Rumor keys continue after the ones this node wrote before the crash (all persisted).
@@ -543,72 +177,36 @@ impl Protocol for Gossip {
             .map(|s| s + 1)
             .max()
             .unwrap_or(0);
-        if cfg.mode == Mode::Calls && cfg.schedule == Schedule::Optimal {
-            me.arm_calls(ctx);
-        } else {
-            me.arm(GossipTimer::Round, cfg.period, ctx);
-        }
+        me.start(ctx);
         me
     }
 
     fn on_message(&mut self, from: NodeId, msg: GossipMsg, ctx: &mut Ctx<Self>) {
         match msg {
-            GossipMsg::Push { updates } => {
-                let known = self.merge(updates, ctx);
-                if self.cfg.mode == Mode::Rumor && self.cfg.stop > 0.0 && !known.is_empty() {
-                    let updates = Vec::new();
-                    ctx.send(from, GossipMsg::Reply { updates, known });
-                }
-            }
-            GossipMsg::Pull { digest } => {
-                let updates = self.newer_than(&digest, ctx);
-                if !updates.is_empty() {
-                    let known = Vec::new();
-                    ctx.send(from, GossipMsg::Reply { updates, known });
-                }
-            }
+            GossipMsg::Push { updates } => self.on_push(from, updates, ctx),
+            GossipMsg::Pull { digest } => self.on_pull(from, &digest, ctx),
             GossipMsg::PushPull { updates, digest } => {
-                let known = self.merge(updates, ctx);
-                let updates = self.newer_than(&digest, ctx);
-                let feedback = self.cfg.mode == Mode::Rumor && self.cfg.stop > 0.0;
-                let known = if feedback { known } else { Vec::new() };
-                if !updates.is_empty() || !known.is_empty() {
-                    ctx.send(from, GossipMsg::Reply { updates, known });
-                }
+                self.on_push_pull(from, updates, &digest, ctx)
             }
-            GossipMsg::Reply { updates, known } => {
-                self.merge(updates, ctx);
-                self.feedback(&known, ctx);
-            }
-            GossipMsg::Call { secrets } => {
-                self.learn_secrets(secrets, ctx);
-                let secrets = self.secrets.iter().copied().collect();
-                ctx.send(from, GossipMsg::CallReply { secrets });
-            }
-            GossipMsg::CallReply { secrets } => self.learn_secrets(secrets, ctx),
+            GossipMsg::Reply { updates, known } => self.on_reply(updates, &known, ctx),
+            GossipMsg::Call { call, secrets } => self.on_call(from, call, secrets, ctx),
+            GossipMsg::CallReply { call, secrets } => self.on_call_reply(from, call, secrets, ctx),
         }
     }
 
     fn on_timer(&mut self, timer: GossipTimer, ctx: &mut Ctx<Self>) {
         match timer {
             GossipTimer::Round => {
-                self.round(ctx);
-                let period = self.cfg.period;
-                self.arm(GossipTimer::Round, period, ctx);
+                self.round += 1;
+                if self.cfg.mode == Mode::Calls {
+                    self.random_call(ctx);
+                } else {
+                    self.epidemic_round(ctx);
+                }
+                self.arm_round(ctx);
             }
-            GossipTimer::Call(k) => {
-                let calls = schedule::optimal_schedule(ctx.nodes);
-                let (caller, callee) = calls[k];
-                assert_eq!(caller, ctx.id, "call {k} fired at the wrong node");
-                self.call(callee, ctx);
-                let next = calls
-                    .iter()
-                    .enumerate()
-                    .skip(k + 1)
-                    .find(|(_, c)| c.0 == ctx.id)
-                    .map(|(j, _)| self.cfg.period.saturating_mul(j as u64 + 1));
-                self.timer = next.map(|at| (ctx.now, at, "call"));
-            }
+            GossipTimer::Call(_) => self.next_calls(ctx),
+            GossipTimer::CallTimeout(call) => self.on_call_timeout(call, ctx),
         }
     }
 
@@ -655,7 +253,8 @@ impl Protocol for Gossip {
         if self.cfg.mode == Mode::Calls {
             v = v
                 .field("secrets", self.secrets.len())
-                .field("calls", self.calls_made);
+                .field("calls", self.calls_made)
+                .field("line", self.line.status());
             v.entries = self
                 .secrets
                 .iter()
@@ -696,4 +295,44 @@ impl Protocol for Gossip {
             Box::new(invariants::VersionUniqueness::default()),
         ]
     }
+
+    /// `informed_fraction`, the epidemic's curve: the fraction of all nodes that know
+    /// everything there is to know (every secret in `Calls` mode; otherwise the newest version
+    /// of every key written anywhere).
+    fn gauges(cfg: &GossipConfig, states: &[Option<Self>], out: &mut Vec<Gauge>) {
+        out.push(Gauge {
+            name: "informed_fraction",
+            node: None,
+            value: informed_fraction(cfg, states),
+        });
+    }
+}
+
+/// See [`Gossip::gauges`]; crashed nodes count as not informed.
+pub fn informed_fraction(cfg: &GossipConfig, states: &[Option<Gossip>]) -> f64 {
+    if states.is_empty() {
+        return 0.0;
+    }
+    let live = states.iter().flatten();
+    let informed = if cfg.mode == Mode::Calls {
+        live.filter(|s| s.secrets.len() == states.len()).count()
+    } else {
+        let mut newest: BTreeMap<&str, Version> = BTreeMap::new();
+        for s in states.iter().flatten() {
+            for (k, u) in &s.store {
+                let v = newest.entry(k.as_str()).or_insert(u.version);
+                *v = (*v).max(u.version);
+            }
+        }
+        if newest.is_empty() {
+            return 0.0;
+        }
+        live.filter(|s| {
+            newest
+                .iter()
+                .all(|(k, v)| s.store.get(*k).is_some_and(|u| u.version == *v))
+        })
+        .count()
+    };
+    informed as f64 / states.len() as f64
 }

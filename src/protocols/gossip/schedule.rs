@@ -46,3 +46,51 @@ pub fn play(n: usize, calls: &[(NodeId, NodeId)]) -> Vec<u128> {
     }
     known
 }
+
+/// One call of a schedule as one of its two parties sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartyCall {
+    /// The call's index in the schedule (0-based): its place in the order.
+    pub index: usize,
+    /// The other party.
+    pub peer: NodeId,
+    /// Whether this party places the call (else it answers it).
+    pub caller: bool,
+}
+
+/// The calls of [`optimal_schedule`] that involve `id`, in schedule order, computed without
+/// building the whole schedule (person 0 takes part in `2n - 6` calls, everyone else in two),
+/// so that every node can know its own part in `O(its calls)`.
+pub fn calls_of(n: usize, id: NodeId) -> Vec<PartyCall> {
+    let call = |index, peer, caller| PartyCall {
+        index,
+        peer,
+        caller,
+    };
+    if n < 4 {
+        return optimal_schedule(n)
+            .into_iter()
+            .enumerate()
+            .filter_map(|(index, (a, b))| match id {
+                _ if id == a => Some(call(index, b, true)),
+                _ if id == b => Some(call(index, a, false)),
+                _ => None,
+            })
+            .collect();
+    }
+    // Calls 0..n-4: person i >= 4 calls 0; n-4..n: (0,1) (2,3) (0,2) (1,3); n..2n-4: i calls 0.
+    let core = n - 4;
+    match id {
+        0 => {
+            let mut v: Vec<PartyCall> = (4..n).map(|i| call(i - 4, i, false)).collect();
+            v.extend([call(core, 1, true), call(core + 2, 2, true)]);
+            v.extend((4..n).map(|i| call(n + i - 4, i, false)));
+            v
+        }
+        1 => vec![call(core, 0, false), call(core + 3, 3, true)],
+        2 => vec![call(core + 1, 3, true), call(core + 2, 0, false)],
+        3 => vec![call(core + 1, 2, false), call(core + 3, 1, false)],
+        i if i < n => vec![call(i - 4, 0, true), call(n + i - 4, 0, true)],
+        _ => Vec::new(),
+    }
+}
