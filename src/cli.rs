@@ -555,7 +555,11 @@ fn print_text(
     if !r.series.is_empty() {
         let _ = writeln!(o, "\ntime series (last / mean / max):");
         for (k, v) in r.series.iter().take(24) {
-            let _ = writeln!(o, "  {k:<28} {:>10.3} {:>10.3} {:>10.3}", v.last, v.mean, v.max);
+            let _ = writeln!(
+                o,
+                "  {k:<28} {:>10.3} {:>10.3} {:>10.3}",
+                v.last, v.mean, v.max
+            );
         }
         if r.series.len() > 24 {
             let _ = writeln!(

@@ -530,7 +530,10 @@ fn metrics_are_written_as_tidy_csv_and_summarised_in_json() {
     // 5 s at the scenario's 100 ms interval: samples 0.0 .. 4.9 for db1's queue.
     let queue_rows = text.lines().filter(|l| l.contains(",queue,db1,")).count();
     assert_eq!(queue_rows, 50);
-    assert!(text.lines().any(|l| l.starts_with("4.9,client.latency.p99,,")));
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("4.9,client.latency.p99,,"))
+    );
     // An unwritable path is refused before the run.
     let (code, _, err) = distsim(&[
         "run",

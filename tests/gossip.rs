@@ -907,7 +907,11 @@ fn the_informed_fraction_is_plotted_and_climbs_to_one() {
     let series = &l.sim.metrics().series;
     let key = distsim::sim::series::SeriesKey::global("informed_fraction");
     let v = series.get(&key).expect("gossip records informed_fraction");
-    assert!(v[0] <= 1.0 / 32.0 + 1e-9, "one node knows at first: {}", v[0]);
+    assert!(
+        v[0] <= 1.0 / 32.0 + 1e-9,
+        "one node knows at first: {}",
+        v[0]
+    );
     assert_eq!(*v.last().unwrap(), 1.0, "everyone knows in the end");
     assert!(
         v.windows(2).all(|w| w[1] >= w[0]),

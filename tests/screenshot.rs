@@ -132,5 +132,8 @@ fn a_system_of_services_shows_its_plots_and_queue() {
     let line = count_near(&rgb, [0x4d, 0xab, 0xf7], 20); // style::series_color(0)
     assert!(line > 300, "plot lines are drawn ({line} pixels)");
     let full_queue = count_near(&rgb, [0xff, 0x4d, 0x4d], 16); // style::CUT, the full bar
-    assert!(full_queue > 100, "the full queue bar is drawn ({full_queue} pixels)");
+    assert!(
+        full_queue > 100,
+        "the full queue bar is drawn ({full_queue} pixels)"
+    );
 }

@@ -236,7 +236,12 @@ fn inputs_wait_for_a_worker_in_order_and_a_full_queue_sheds() {
         .iter()
         .map(|e| (e.returned_at, e.outcome.clone()))
         .collect();
-    let ok = |m| (Some(SimTime::from_millis(m)), Some(Outcome::Ok { value: None }));
+    let ok = |m| {
+        (
+            Some(SimTime::from_millis(m)),
+            Some(Outcome::Ok { value: None }),
+        )
+    };
     let lost = (Some(SimTime::from_millis(200)), Some(Outcome::Timeout));
     // Served at 11, 21, 31 ms (+1 ms back); the 4th and 5th found the queue full and were
     // never answered.
@@ -363,7 +368,11 @@ fn open_loop_arrivals_do_not_wait_for_replies() {
         .filter(|e| e.outcome.is_some())
         .count();
     assert!((199..=201).contains(&done), "{done}");
-    let q = sim.metrics().series.get(&SeriesKey::of("queue", 0)).unwrap();
+    let q = sim
+        .metrics()
+        .series
+        .get(&SeriesKey::of("queue", 0))
+        .unwrap();
     // The queue grows by about one request every 10 ms.
     let at_1s = q[10];
     assert!((90.0..=110.0).contains(&at_1s), "{at_1s}");
@@ -385,8 +394,18 @@ fn series_are_sampled_on_the_grid_whatever_the_stepping() {
         t = t + SimTime::from_micros(37_123);
         b.run_until(t);
     }
-    let sa: Vec<_> = a.metrics().series.iter().map(|(k, v)| (k.clone(), v.to_vec())).collect();
-    let sb: Vec<_> = b.metrics().series.iter().map(|(k, v)| (k.clone(), v.to_vec())).collect();
+    let sa: Vec<_> = a
+        .metrics()
+        .series
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_vec()))
+        .collect();
+    let sb: Vec<_> = b
+        .metrics()
+        .series
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_vec()))
+        .collect();
     assert_eq!(format!("{sa:?}"), format!("{sb:?}"));
     assert_eq!(a.metrics().series.len(), 30);
     assert_eq!(a.trace().digest(), b.trace().digest());
@@ -415,7 +434,12 @@ impl Protocol for RoleProbe {
     fn init(_cfg: &EchoConfig, ctx: &mut Ctx<Self>) -> Self {
         let seen = ["client", "app", "db"]
             .iter()
-            .map(|r| (ctx.role(ctx.id).to_string() + ">" + r, ctx.nodes_of(r).to_vec()))
+            .map(|r| {
+                (
+                    ctx.role(ctx.id).to_string() + ">" + r,
+                    ctx.nodes_of(r).to_vec(),
+                )
+            })
             .collect();
         RoleProbe { seen }
     }
@@ -510,17 +534,35 @@ fn a_bad_service_model_or_arrival_is_a_located_error() {
         )
     };
     let load = |t: &str| registry::load(t, "t.ron", &RunOptions::default());
-    assert!(load(&text("(workers: 2, time: Constant(\"5ms\"))", "Poisson(rate: 10.0)")).is_ok());
-    let e = load(&text("(workers: 0, time: Constant(\"5ms\"))", "Poisson(rate: 10.0)"))
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(e.starts_with("t.ron:3:") && e.contains("`workers` must be between 1"), "{e}");
-    let e = load(&text("(workers: 2, time: Constant(\"5ms\"))", "Poisson(rate: -1.0)"))
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(e.starts_with("t.ron:5:") && e.contains("requests per second"), "{e}");
+    assert!(
+        load(&text(
+            "(workers: 2, time: Constant(\"5ms\"))",
+            "Poisson(rate: 10.0)"
+        ))
+        .is_ok()
+    );
+    let e = load(&text(
+        "(workers: 0, time: Constant(\"5ms\"))",
+        "Poisson(rate: 10.0)",
+    ))
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        e.starts_with("t.ron:3:") && e.contains("`workers` must be between 1"),
+        "{e}"
+    );
+    let e = load(&text(
+        "(workers: 2, time: Constant(\"5ms\"))",
+        "Poisson(rate: -1.0)",
+    ))
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        e.starts_with("t.ron:5:") && e.contains("requests per second"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -59,7 +59,12 @@ pub enum Stat {
     Last,
 }
 
-fn bounds(f: &mut std::fmt::Formatter<'_>, what: &str, lo: Option<String>, hi: Option<String>) -> std::fmt::Result {
+fn bounds(
+    f: &mut std::fmt::Formatter<'_>,
+    what: &str,
+    lo: Option<String>,
+    hi: Option<String>,
+) -> std::fmt::Result {
     match (lo, hi) {
         (Some(lo), Some(hi)) => write!(f, "{lo} <= {what} <= {hi}"),
         (Some(lo), None) => write!(f, "{what} >= {lo}"),
@@ -105,7 +110,12 @@ impl std::fmt::Display for Expectation {
                     None => format!("{from}.."),
                 };
                 let what = format!("{stat:?} of {name} over {span}").to_lowercase();
-                bounds(f, &what, at_least.map(|v| v.to_string()), at_most.map(|v| v.to_string()))
+                bounds(
+                    f,
+                    &what,
+                    at_least.map(|v| v.to_string()),
+                    at_most.map(|v| v.to_string()),
+                )
             }
             Expectation::Dropped {
                 reason,
@@ -165,7 +175,15 @@ pub fn evaluate(expect: &[Expectation], sim: &dyn DynSim) -> Vec<ExpectationResu
                     stat,
                     at_least,
                     at_most,
-                } => series_result(sim, name, *from, to.unwrap_or(sim.now()), *stat, *at_least, *at_most),
+                } => series_result(
+                    sim,
+                    name,
+                    *from,
+                    to.unwrap_or(sim.now()),
+                    *stat,
+                    *at_least,
+                    *at_most,
+                ),
                 Expectation::Dropped {
                     reason,
                     at_least,
@@ -223,7 +241,10 @@ fn series_result(
                     Stat::Last => sum.last,
                 };
                 ok &= at_least.is_none_or(|lo| v >= lo) && at_most.is_none_or(|hi| v <= hi);
-                details.push(format!("{label} {} = {v:.3}", format!("{stat:?}").to_lowercase()));
+                details.push(format!(
+                    "{label} {} = {v:.3}",
+                    format!("{stat:?}").to_lowercase()
+                ));
             }
         }
     }

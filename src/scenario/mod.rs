@@ -191,9 +191,7 @@ impl<C> Scenario<C> {
         match &self.nodes {
             Nodes::Count(n) => *n,
             Nodes::Named(v) => v.len(),
-            Nodes::Roles(groups) => groups
-                .iter()
-                .fold(0usize, |a, g| a.saturating_add(g.count)),
+            Nodes::Roles(groups) => groups.iter().fold(0usize, |a, g| a.saturating_add(g.count)),
         }
     }
     /// Scenario positions, where given.
@@ -322,11 +320,19 @@ pub fn validate<C>(s: &Scenario<C>, text: &str, file: &str) -> Result<(), Scenar
     }
     if let Nodes::Roles(groups) = &s.nodes {
         for g in groups {
-            if g.role.is_empty() || !g.role.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            if g.role.is_empty()
+                || !g
+                    .role
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
                 return Err(at(
                     &format!("\"{}\"", g.role),
                     "nodes",
-                    format!("a role name is letters, digits, `_` or `-`, got `{}`", g.role),
+                    format!(
+                        "a role name is letters, digits, `_` or `-`, got `{}`",
+                        g.role
+                    ),
                 ));
             }
             if g.count == 0 {

@@ -534,8 +534,13 @@ impl<P: Protocol> Sim<P> {
             }
             Item::ClientTimeout(r) => (None, format!("timeout of client {}", r.client)),
             Item::Chaos { .. } => (None, "chaos fault".to_string()),
-            Item::Serve { node, .. } => (Some(*node), format!("end of a service at {}", name(*node))),
-            Item::Outputs { node, .. } => (Some(*node), format!("outputs of {} after its work", name(*node))),
+            Item::Serve { node, .. } => {
+                (Some(*node), format!("end of a service at {}", name(*node)))
+            }
+            Item::Outputs { node, .. } => (
+                Some(*node),
+                format!("outputs of {} after its work", name(*node)),
+            ),
             Item::Arrival => (None, "next open-loop arrival".to_string()),
         };
         let text = format!(
@@ -742,11 +747,10 @@ impl<P: Protocol> Sim<P> {
                     }
                 }
                 Command::Count { name, by } => self.metrics.count(name, by),
-                Command::Gauge { name, value } => {
-                    self.metrics
-                        .series
-                        .set_gauge(SeriesKey::of(name, node), value)
-                }
+                Command::Gauge { name, value } => self
+                    .metrics
+                    .series
+                    .set_gauge(SeriesKey::of(name, node), value),
                 Command::Work(_) => {} // taken into account by `with_node`
             }
         }
@@ -1310,7 +1314,10 @@ impl<P: Protocol> Sim<P> {
         let Some(arrival) = &w.arrival else {
             return;
         };
-        let stop = w.stop.unwrap_or(self.setup.duration).min(self.setup.duration);
+        let stop = w
+            .stop
+            .unwrap_or(self.setup.duration)
+            .min(self.setup.duration);
         if from >= stop {
             return;
         }
@@ -1461,9 +1468,7 @@ impl<P: Protocol> Sim<P> {
             ClientReply::CompareFailed { current } => {
                 self.finish_op(to.client, to.seq, Outcome::CompareFailed { current })
             }
-            ClientReply::Redirect { leader } => {
-                self.client_retry(to.client, to.seq, leader, false)
-            }
+            ClientReply::Redirect { leader } => self.client_retry(to.client, to.seq, leader, false),
         }
     }
 
@@ -1504,11 +1509,9 @@ impl<P: Protocol> Sim<P> {
         e.returned_at = Some(self.now);
         e.outcome = Some(outcome.clone());
         let latency = self.now - e.invoked_at;
-        self.metrics.series.client_finished(
-            self.now,
-            latency,
-            outcome.answered(),
-        );
+        self.metrics
+            .series
+            .client_finished(self.now, latency, outcome.answered());
         self.record(
             None,
             None,

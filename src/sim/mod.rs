@@ -21,11 +21,11 @@ pub mod trace;
 pub use actor::{
     Command, Ctx, EntryView, Gauge, Message, NodeId, NodeView, Protocol, TimerView, Tone,
 };
-pub use roles::{RoleSpec, RoleTable};
-pub use service::ServiceModel;
 pub use client::{ClientRef, ClientReply, ClientRequest, Op};
 pub use control::Action;
 pub use engine::{NodeStatus, Sim, SimSetup};
 pub use invariant::{Failure, Invariant, Violation, World};
+pub use roles::{RoleSpec, RoleTable};
+pub use service::ServiceModel;
 pub use time::SimTime;
 pub use trace::{EventId, EventKind, Trace, TraceEvent, TraceLevel};

@@ -45,7 +45,9 @@ pub enum Latency {
         min: SimTime,
     },
     /// Memoryless, with this mean: the service time of queueing theory's M/M/c.
-    Exponential { mean: SimTime },
+    Exponential {
+        mean: SimTime,
+    },
 }
 
 impl Default for Latency {

@@ -256,8 +256,9 @@ mod tests {
     fn an_unknown_role_lists_the_accepted_ones() {
         let e = check_roles("tiers", ROLES, &some(&["app", "dbx"])).unwrap_err();
         assert!(
-            e.message()
-                .contains("unknown role `dbx` for protocol `tiers`: expected one of `client`, `app`, `db`"),
+            e.message().contains(
+                "unknown role `dbx` for protocol `tiers`: expected one of `client`, `app`, `db`"
+            ),
             "{}",
             e.message()
         );
@@ -272,7 +273,11 @@ mod tests {
             Err(RoleError::Missing { node: 2, .. })
         ));
         let e = check_roles("tiers", ROLES, &some(&["app", "db", "db"])).unwrap_err();
-        assert!(e.message().contains("exactly 1 `db` node"), "{}", e.message());
+        assert!(
+            e.message().contains("exactly 1 `db` node"),
+            "{}",
+            e.message()
+        );
         let e = check_roles("tiers", ROLES, &some(&["db"])).unwrap_err();
         assert!(e.message().contains("at least 1 `app`"), "{}", e.message());
         assert!(check_roles("tiers", ROLES, &some(&["client", "app", "db"])).is_ok());

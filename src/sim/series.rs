@@ -213,7 +213,11 @@ impl SeriesSet {
             return Vec::new();
         }
         let from = at.saturating_sub(self.window);
-        while self.window_ops.front().is_some_and(|f| f.at <= from && at > SimTime::ZERO) {
+        while self
+            .window_ops
+            .front()
+            .is_some_and(|f| f.at <= from && at > SimTime::ZERO)
+        {
             self.window_ops.pop_front();
         }
         let secs = self.window.as_secs_f64().min(at.as_secs_f64().max(1e-9));
@@ -310,10 +314,16 @@ impl SeriesSet {
     }
 
     /// Tidy CSV: `time_s,series,node,value`, one row per sample that has a value.
-    pub fn write_csv(&self, names: &[String], out: &mut impl std::io::Write) -> std::io::Result<()> {
+    pub fn write_csv(
+        &self,
+        names: &[String],
+        out: &mut impl std::io::Write,
+    ) -> std::io::Result<()> {
         writeln!(out, "time_s,series,node,value")?;
         for (k, s) in &self.series {
-            let node = k.node.map_or("", |n| names.get(n).map_or("?", |s| s.as_str()));
+            let node = k
+                .node
+                .map_or("", |n| names.get(n).map_or("?", |s| s.as_str()));
             for (i, v) in s.iter().enumerate() {
                 if !v.is_nan() {
                     writeln!(
@@ -347,12 +357,18 @@ mod tests {
     fn series_are_aligned_and_born_late_series_are_padded() {
         let mut s = SeriesSet::default();
         s.sample([(SeriesKey::of("queue", 0), 1.0)]);
-        s.sample([(SeriesKey::of("queue", 0), 2.0), (SeriesKey::of("busy", 0), 4.0)]);
+        s.sample([
+            (SeriesKey::of("queue", 0), 2.0),
+            (SeriesKey::of("busy", 0), 4.0),
+        ]);
         assert_eq!(s.len(), 2);
         assert_eq!(s.get(&SeriesKey::of("queue", 0)).unwrap(), &[1.0, 2.0]);
         let busy = s.get(&SeriesKey::of("busy", 0)).unwrap();
         assert!(busy[0].is_nan() && busy[1] == 4.0);
-        assert_eq!(s.value_at(&SeriesKey::of("queue", 0), SimTime::from_millis(150)), Some(2.0));
+        assert_eq!(
+            s.value_at(&SeriesKey::of("queue", 0), SimTime::from_millis(150)),
+            Some(2.0)
+        );
         assert_eq!(s.next_at(), SimTime::from_millis(200));
         let names = vec!["db1".to_string()];
         assert_eq!(s.find("db1.queue", &names).len(), 1);
@@ -376,7 +392,11 @@ mod tests {
         });
         s.sample([]); // t = 0: no client has finished anything yet
         for i in 1..=10u64 {
-            s.client_finished(SimTime::from_millis(40 * i), SimTime::from_millis(i), i != 10);
+            s.client_finished(
+                SimTime::from_millis(40 * i),
+                SimTime::from_millis(i),
+                i != 10,
+            );
         }
         s.sample([]); // t = 0.5 s: 9 ok in a 0.5 s run so far
         s.sample([]); // t = 1 s

@@ -183,7 +183,12 @@ mod tests {
     #[test]
     fn a_model_is_validated() {
         assert!(model(0, 1).validate().unwrap_err().contains("workers"));
-        assert!(model(1, MAX_QUEUE + 1).validate().unwrap_err().contains("queue"));
+        assert!(
+            model(1, MAX_QUEUE + 1)
+                .validate()
+                .unwrap_err()
+                .contains("queue")
+        );
         assert!(model(4, 0).validate().is_ok());
     }
 }

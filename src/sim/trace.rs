@@ -32,6 +32,10 @@ use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 pub type EventId = u64;
 
+/// Events kept in memory at most, whatever the level and cap (about 1.5 GB): a runaway run
+/// (zero latency, a storm of messages) forgets its oldest events instead of exhausting memory.
+pub const MAX_RETAINED: usize = 10_000_000;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum DropReason {
     /// Lost by the link's random drop probability.
@@ -367,9 +371,10 @@ impl Trace {
         if self.level == TraceLevel::Off {
             return id;
         }
-        if let Some(cap) = self.cap
-            && self.events.len() == cap
-        {
+        // Memory is bounded even without a cap: past `MAX_RETAINED` events only the newest are
+        // kept (the digest, the counts and a streamed `--trace` still cover every event).
+        let cap = self.cap.unwrap_or(MAX_RETAINED).min(MAX_RETAINED);
+        if self.events.len() >= cap {
             self.events.pop_front();
             self.first_id += 1;
         }

@@ -126,7 +126,10 @@ mod tests {
         let mut s = SeriesSet::default();
         s.client_finished(SimTime::from_millis(50), SimTime::from_millis(5), true);
         s.set_gauge(SeriesKey::of("hit_ratio", 0), 0.5);
-        s.sample([(SeriesKey::of("queue", 1), 3.0), (SeriesKey::of("busy", 1), 1.0)]);
+        s.sample([
+            (SeriesKey::of("queue", 1), 3.0),
+            (SeriesKey::of("busy", 1), 1.0),
+        ]);
         s
     }
 
@@ -136,7 +139,11 @@ mod tests {
         let p = choose(
             &s,
             &names(),
-            &["db1.queue".into(), "nope".into(), "client.latency.p99".into()],
+            &[
+                "db1.queue".into(),
+                "nope".into(),
+                "client.latency.p99".into(),
+            ],
         );
         assert_eq!(p.len(), 2);
         assert_eq!(p[0].title, "db1.queue");
@@ -147,7 +154,10 @@ mod tests {
     #[test]
     fn defaults_show_latency_throughput_queues_and_gauges() {
         let s = sample_set();
-        let titles: Vec<String> = choose(&s, &names(), &[]).into_iter().map(|p| p.title).collect();
+        let titles: Vec<String> = choose(&s, &names(), &[])
+            .into_iter()
+            .map(|p| p.title)
+            .collect();
         assert_eq!(
             titles,
             [

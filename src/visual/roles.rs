@@ -32,7 +32,15 @@ pub fn shape_of(role: &str) -> RoleShape {
         RoleShape::Client
     } else if has(&["cache"]) {
         RoleShape::Cache
-    } else if has(&["broker", "queue", "log", "topic", "stream", "bus", "partition"]) {
+    } else if has(&[
+        "broker",
+        "queue",
+        "log",
+        "topic",
+        "stream",
+        "bus",
+        "partition",
+    ]) {
         RoleShape::Cells
     } else if has(&["db", "database", "store", "storage", "replica", "disk"]) {
         RoleShape::Database
@@ -41,8 +49,11 @@ pub fn shape_of(role: &str) -> RoleShape {
     }
 }
 
+/// Half the width of a layered layout (its height is [-1, 1]).
+const WIDTH: f32 = 1.4;
+
 /// Layers left to right by role rank; the nodes of one layer stacked top to bottom, centred.
-/// Positions are within [-1, 1]².
+/// Positions are within [-WIDTH, WIDTH] × [-1, 1].
 pub fn layered(ranks: &[usize]) -> Vec<Pos> {
     let layers = ranks.iter().copied().max().map_or(0, |m| m + 1);
     // Only ranks in use become columns, so an unused role leaves no gap.
@@ -58,17 +69,18 @@ pub fn layered(ranks: &[usize]) -> Vec<Pos> {
         .map(|&r| {
             let k = seen[r];
             seen[r] += 1;
+            // Wider than tall: a request's path reads left to right on a landscape screen.
             let x = if cols == 1 {
                 0.0
             } else {
-                -1.0 + 2.0 * column(r) as f32 / (cols - 1) as f32
+                -WIDTH + 2.0 * WIDTH * column(r) as f32 / (cols - 1) as f32
             };
             let n = count[r];
             let y = if n == 1 {
                 0.0
             } else {
                 // Spread up to the full height, closer together for few nodes.
-                let span = (0.45 * (n - 1) as f32).min(2.0);
+                let span = (0.7 * (n - 1) as f32).min(2.0);
                 -span / 2.0 + span * k as f32 / (n - 1) as f32
             };
             [x, y]
@@ -95,13 +107,13 @@ mod tests {
     fn layers_go_left_to_right_in_role_order_and_stack_their_nodes() {
         // client, client, app, db (ranks 0, 0, 1, 2)
         let p = layered(&[0, 0, 1, 2]);
-        assert_eq!(p[0][0], -1.0);
+        assert_eq!(p[0][0], -WIDTH);
         assert_eq!(p[2], [0.0, 0.0]);
-        assert_eq!(p[3], [1.0, 0.0]);
+        assert_eq!(p[3], [WIDTH, 0.0]);
         assert!(p[0][1] < p[1][1], "stacked top to bottom");
         assert!((p[0][1] + p[1][1]).abs() < 1e-6, "centred");
         // An unused middle role leaves no empty column.
         let q = layered(&[0, 2]);
-        assert_eq!(q, vec![[-1.0, 0.0], [1.0, 0.0]]);
+        assert_eq!(q, vec![[-WIDTH, 0.0], [WIDTH, 0.0]]);
     }
 }

@@ -194,7 +194,16 @@ pub fn show(ui: &mut egui::Ui, scene: &Scene, st: &mut CanvasState) -> CanvasInp
     let hovered_msg = messages::draw(&painter, scene, st, &f);
     overlays::draw(&painter, rect, scene);
     overlays::hover(&painter, scene, &f, hovered_msg, hovered_link);
-    input::handle(ui, &response, &painter, scene, st, &f, hovered_msg, hovered_link)
+    input::handle(
+        ui,
+        &response,
+        &painter,
+        scene,
+        st,
+        &f,
+        hovered_msg,
+        hovered_link,
+    )
 }
 
 /// A point `progress` of the way along a link, between the two nodes' rims (so a message never
@@ -210,6 +219,5 @@ pub(super) fn along(from: Pos2, to: Pos2, radius: f32, progress: f32) -> Pos2 {
     let b = to - dir * radius;
     a + (b - a) * progress
 }
-
 
 use overlays::right_column_width;

@@ -99,10 +99,8 @@ fn draw_shape(
             // A small monitor: screen and stand.
             let screen = Rect::from_center_size(p, Vec2::new(r * 1.5, r * 1.1));
             painter.rect(screen, CornerRadius::same(3), fill, border, kind);
-            let stand = Rect::from_center_size(
-                p + Vec2::new(0.0, r * 0.75),
-                Vec2::new(r * 0.8, r * 0.18),
-            );
+            let stand =
+                Rect::from_center_size(p + Vec2::new(0.0, r * 0.75), Vec2::new(r * 0.8, r * 0.18));
             painter.rect_filled(stand, CornerRadius::same(2), fill);
         }
         RoleShape::Service => {
@@ -111,7 +109,13 @@ fn draw_shape(
         }
         RoleShape::Cache => {
             let body = Rect::from_center_size(p, Vec2::splat(r * 1.8));
-            painter.rect(body, CornerRadius::same((r * 0.35) as u8), fill, border, kind);
+            painter.rect(
+                body,
+                CornerRadius::same((r * 0.35) as u8),
+                fill,
+                border,
+                kind,
+            );
             // A lightning-fast stripe: caches answer from memory.
             painter.line_segment(
                 [
@@ -179,8 +183,8 @@ fn draw_timer_arc(
     let steps = 48;
     let pts: Vec<Pos2> = (0..=steps)
         .map(|k| {
-            let a =
-                -std::f32::consts::FRAC_PI_2 + std::f32::consts::TAU * left * k as f32 / steps as f32;
+            let a = -std::f32::consts::FRAC_PI_2
+                + std::f32::consts::TAU * left * k as f32 / steps as f32;
             p + Vec2::new(a.cos(), a.sin()) * (r + 5.0)
         })
         .collect();
@@ -207,13 +211,17 @@ fn draw_labels(
     } else {
         Color32::BLACK
     };
-    painter.text(
-        p,
-        Align2::CENTER_CENTER,
-        &scene.names[i],
-        FontId::proportional((r * 0.55).clamp(10.0, 26.0)),
-        name_color,
-    );
+    // A client's glyph is too small for its name: it goes below, with the other labels.
+    let name_inside = shape != RoleShape::Client;
+    if name_inside {
+        painter.text(
+            p,
+            Align2::CENTER_CENTER,
+            &scene.names[i],
+            FontId::proportional((r * 0.55).clamp(10.0, 26.0)),
+            name_color,
+        );
+    }
     let role = match (live, view) {
         (Liveness::Crashed, _) => "crashed".to_string(),
         (Liveness::Paused, Some(v)) => format!("paused ({})", v.role),
@@ -230,11 +238,20 @@ fn draw_labels(
         .map(|t| format!("  T{t}"))
         .unwrap_or_default();
     if r >= 18.0 || scene.names.len() <= 16 {
-        let below = if shape == RoleShape::Circle { r } else { r * 1.05 };
+        let below = if shape == RoleShape::Circle {
+            r
+        } else {
+            r * 1.05
+        };
+        let text = if name_inside {
+            format!("{role}{term}")
+        } else {
+            format!("{}  {role}{term}", scene.names[i])
+        };
         painter.text(
             p + Vec2::new(0.0, below + 6.0),
             Align2::CENTER_TOP,
-            format!("{role}{term}"),
+            text,
             font(15.0, scene.big_text),
             style::TEXT,
         );

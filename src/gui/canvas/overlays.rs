@@ -45,7 +45,6 @@ pub(super) fn draw(painter: &egui::Painter, rect: Rect, scene: &Scene) {
         painter.rect_filled(r, CornerRadius::same(6), style::VIOLATION);
         painter.galley(r.min + Vec2::new(12.0, 7.0), galley, Color32::WHITE);
     }
-
 }
 
 /// Details of what the pointer is over.
@@ -85,7 +84,6 @@ pub(super) fn hover(
             big,
         );
     }
-
 }
 
 pub(super) fn tooltip(painter: &egui::Painter, at: Pos2, text: &str, big: bool) {

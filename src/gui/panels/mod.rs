@@ -19,38 +19,38 @@ use bevy_egui::EguiContexts;
 use bevy_egui::egui::{self, Color32, CornerRadius, RichText, Sense, Stroke, Vec2};
 use std::time::Instant;
 
-mod state;
-mod keys;
-mod top_bar;
-mod timeline_bar;
 mod browser;
-mod inspector;
 mod event_log;
-mod topology;
 mod help;
+mod inspector;
+mod keys;
 mod plots;
+mod state;
+mod timeline_bar;
+mod top_bar;
+mod topology;
 
+#[allow(unused_imports)]
+use browser::*;
+#[allow(unused_imports)]
+use event_log::*;
+#[allow(unused_imports)]
+use help::*;
+#[allow(unused_imports)]
+use inspector::*;
+#[allow(unused_imports)]
+use keys::*;
+#[allow(unused_imports)]
+use plots::*;
 pub use state::UiState;
 #[allow(unused_imports)]
 use state::*;
 #[allow(unused_imports)]
-use keys::*;
+use timeline_bar::*;
 #[allow(unused_imports)]
 use top_bar::*;
 #[allow(unused_imports)]
-use timeline_bar::*;
-#[allow(unused_imports)]
-use browser::*;
-#[allow(unused_imports)]
-use inspector::*;
-#[allow(unused_imports)]
-use event_log::*;
-#[allow(unused_imports)]
 use topology::*;
-#[allow(unused_imports)]
-use help::*;
-#[allow(unused_imports)]
-use plots::*;
 
 pub(super) fn open_into(session: &mut Session, state: &mut UiState, text: &str, file: &str) {
     match Session::open(text, file, None) {

@@ -64,7 +64,11 @@ fn playback(ui: &mut egui::Ui, s: &mut Session, state: &mut UiState, compact: bo
     } else {
         label("▶", "Play")
     };
-    if ui.button(play).on_hover_text("Play / pause (Space)").clicked() {
+    if ui
+        .button(play)
+        .on_hover_text("Play / pause (Space)")
+        .clicked()
+    {
         state.playing = !state.playing;
         if state.playing && s.cursor >= s.duration() {
             s.seek(SimTime::ZERO);
@@ -174,7 +178,11 @@ fn view_controls(ui: &mut egui::Ui, state: &mut UiState, compact: bool) {
         state.show_plots = !state.show_plots;
     }
     let help = if compact { "❓" } else { "❓ Help" };
-    if ui.button(help).on_hover_text("Keys and mouse (?)").clicked() {
+    if ui
+        .button(help)
+        .on_hover_text("Keys and mouse (?)")
+        .clicked()
+    {
         state.help = !state.help;
     }
     let pres = if state.presentation {

@@ -140,7 +140,9 @@ fn queues_at(s: &Session, t: SimTime) -> Vec<Option<QueuePic>> {
             let (waiting, busy) = if t >= s.sim.now() {
                 s.sim.station_load(i)?
             } else {
-                let q = series.value_at(&SeriesKey::of("queue", i), t).unwrap_or(0.0);
+                let q = series
+                    .value_at(&SeriesKey::of("queue", i), t)
+                    .unwrap_or(0.0);
                 let b = series.value_at(&SeriesKey::of("busy", i), t).unwrap_or(0.0);
                 (q as usize, b as u32)
             };

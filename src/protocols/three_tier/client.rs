@@ -60,8 +60,8 @@ mod tests {
         };
         let get = Op::Get { key: "k1".into() };
         {
-            let mut ctx = Ctx::new(0, 4, crate::sim::SimTime::ZERO, &mut rng, &mut out)
-                .with_roles(&roles);
+            let mut ctx =
+                Ctx::new(0, 4, crate::sim::SimTime::ZERO, &mut rng, &mut out).with_roles(&roles);
             for seq in 0..3 {
                 c.on_client_request(
                     ClientRequest {
@@ -82,8 +82,8 @@ mod tests {
         assert_eq!(targets, [1, 2, 1]);
         out.clear();
         {
-            let mut ctx = Ctx::new(0, 4, crate::sim::SimTime::ZERO, &mut rng, &mut out)
-                .with_roles(&roles);
+            let mut ctx =
+                Ctx::new(0, 4, crate::sim::SimTime::ZERO, &mut rng, &mut out).with_roles(&roles);
             let id = *c.waiting.keys().nth(1).unwrap();
             c.on_message(
                 TierMsg::Response {

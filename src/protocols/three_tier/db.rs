@@ -63,7 +63,14 @@ mod tests {
             value: "5".into(),
         };
         db.on_message(1, TierMsg::Query { id: 9, op: put }, &mut ctx);
-        db.on_message(1, TierMsg::Query { id: 10, op: Op::Get { key: "k1".into() } }, &mut ctx);
+        db.on_message(
+            1,
+            TierMsg::Query {
+                id: 10,
+                op: Op::Get { key: "k1".into() },
+            },
+            &mut ctx,
+        );
         let sends: Vec<_> = out
             .iter()
             .filter_map(|c| match c {
@@ -74,10 +81,25 @@ mod tests {
         assert_eq!(
             sends,
             vec![
-                (1, TierMsg::Rows { id: 9, value: Some("5".into()) }),
-                (1, TierMsg::Rows { id: 10, value: Some("5".into()) }),
+                (
+                    1,
+                    TierMsg::Rows {
+                        id: 9,
+                        value: Some("5".into())
+                    }
+                ),
+                (
+                    1,
+                    TierMsg::Rows {
+                        id: 10,
+                        value: Some("5".into())
+                    }
+                ),
             ]
         );
-        assert!(out.iter().any(|c| matches!(c, Command::Persist(t) if t.len() == 1)));
+        assert!(
+            out.iter()
+                .any(|c| matches!(c, Command::Persist(t) if t.len() == 1))
+        );
     }
 }

@@ -31,9 +31,7 @@ mod message;
 
 pub use message::TierMsg;
 
-use crate::sim::{
-    ClientRequest, Ctx, NodeId, NodeView, Protocol, RoleSpec, SimTime, Tone,
-};
+use crate::sim::{ClientRequest, Ctx, NodeId, NodeView, Protocol, RoleSpec, SimTime, Tone};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -89,7 +87,12 @@ impl Protocol for ThreeTier {
     const ROLES: &'static [RoleSpec] = &[
         RoleSpec::new("client", 0, usize::MAX, "where requests are born"),
         RoleSpec::new("app", 1, usize::MAX, "stateless app servers"),
-        RoleSpec::new("db", 1, usize::MAX, "the database, keys spread over its nodes"),
+        RoleSpec::new(
+            "db",
+            1,
+            usize::MAX,
+            "the database, keys spread over its nodes",
+        ),
     ];
 
     fn init(cfg: &TierConfig, ctx: &mut Ctx<Self>) -> Self {
