@@ -107,14 +107,30 @@ pub(super) fn geometry(
     reserve_right: f32,
 ) -> Geometry {
     let zoom = if st.zoom == 0.0 { 1.0 } else { st.zoom };
-    let top_space = 60.0;
-    let bottom_space = 130.0; // the caption
+    let top_space = 44.0;
+    let bottom_space = 96.0; // the caption
     let usable = Rect::from_min_max(
         rect.min + Vec2::new(0.0, top_space),
         rect.max - Vec2::new(reserve_right, bottom_space),
     );
-    let scale = usable.width().min(usable.height()).max(100.0) * 0.40 * zoom;
-    let center = usable.center() + st.pan;
+    // Fit the layout's bounding box (with room for node radii and labels): a circle's ±1
+    // box gets 40% of the smaller side, a wide layered layout uses the width it needs.
+    let (mut lo, mut hi) = ([f32::MAX; 2], [f32::MIN; 2]);
+    for w in world {
+        for k in 0..2 {
+            lo[k] = lo[k].min(w[k]);
+            hi[k] = hi[k].max(w[k]);
+        }
+    }
+    if world.is_empty() {
+        (lo, hi) = ([-1.0; 2], [1.0; 2]);
+    }
+    let (bw, bh) = ((hi[0] - lo[0]).max(0.5), (hi[1] - lo[1]).max(0.5));
+    let scale = (usable.width().max(100.0) / (bw + 0.5))
+        .min(usable.height().max(100.0) / (bh + 0.5))
+        * zoom;
+    let middle = Vec2::new(lo[0] + hi[0], lo[1] + hi[1]) / 2.0;
+    let center = usable.center() - middle * scale + st.pan;
     // Node radius: about a third of the distance to the nearest neighbour, capped.
     let mut nearest = f32::MAX;
     if n <= 400 {

@@ -6,7 +6,7 @@
 #[allow(unused_imports)]
 use super::*;
 use crate::visual::plots::{self, PlotSpec};
-use egui_plot::{Corner, Legend, Line, Plot, PlotPoints, VLine};
+use egui_plot::{Line, Plot, PlotPoints, VLine};
 
 /// Points drawn per line at most (long runs are thinned evenly).
 const MAX_POINTS: usize = 1_500;
@@ -19,7 +19,7 @@ pub(super) fn plots_panel(root: &mut egui::Ui, s: &mut Session, state: &mut UiSt
     if specs.is_empty() {
         return;
     }
-    let height = if state.presentation { 200.0 } else { 180.0 };
+    let height = if state.presentation { 165.0 } else { 180.0 };
     let mut jump = None;
     egui::Panel::bottom("plots")
         .exact_size(height)
@@ -56,12 +56,14 @@ fn one_plot(
     height: f32,
 ) -> Option<SimTime> {
     let series = &s.sim.metrics().series;
-    let size = if state.presentation { 16.0 } else { 14.0 };
-    ui.label(RichText::new(&spec.title).size(size).strong());
+    let names = &s.info.names;
+    title_row(ui, state, spec, names);
     let duration = s.duration().as_secs_f64();
     let cursor = s.cursor.as_secs_f64();
-    let names = &s.info.names;
-    let many = spec.lines.len() > 1;
+    let fraction = spec
+        .lines
+        .first()
+        .is_some_and(|l| plots::unit_of(&l.name) == "fraction");
     let response = Plot::new(("plot", k))
         .width(width)
         .height(height)
@@ -73,31 +75,22 @@ fn one_plot(
         .include_x(0.0)
         .include_x(duration)
         .include_y(0.0)
+        .include_y(if fraction { 1.0 } else { 0.0 })
         .x_axis_formatter(|m, _| format!("{}s", m.value))
-        .legend(Legend::default().position(Corner::LeftTop))
         .show(ui, |p| {
             for (li, key) in spec.lines.iter().enumerate().take(12) {
                 let Some(values) = series.get(key) else {
                     continue;
                 };
-                let stride = values.len().div_ceil(MAX_POINTS).max(1);
-                let points: Vec<[f64; 2]> = values
-                    .iter()
-                    .enumerate()
-                    .step_by(stride)
-                    .filter(|(_, v)| !v.is_nan())
-                    .map(|(i, v)| [series.time_of(i).as_secs_f64(), *v])
-                    .collect();
-                let name = if many {
-                    key.label(names)
-                } else {
-                    String::new()
-                };
-                p.line(
-                    Line::new(name, PlotPoints::from(points))
-                        .color(style::series_color(li))
-                        .width(2.0),
-                );
+                let color = style::series_color(li);
+                // One line per stretch with values: a crashed node's series has a gap.
+                for run in stretches(values, |i| series.time_of(i).as_secs_f64()) {
+                    p.line(
+                        Line::new(key.label(names), PlotPoints::from(run))
+                            .color(color)
+                            .width(2.0),
+                    );
+                }
             }
             p.vline(VLine::new("", cursor).color(Color32::WHITE).width(1.5));
             (p.response().clicked(), p.pointer_coordinate())
@@ -108,4 +101,46 @@ fn one_plot(
         )),
         _ => None,
     }
+}
+
+/// The plot's title, then each line's name in its colour (a legend that covers nothing).
+fn title_row(ui: &mut egui::Ui, state: &UiState, spec: &PlotSpec, names: &[String]) {
+    let size = if state.presentation { 16.0 } else { 14.0 };
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(&spec.title).size(size).strong());
+        if spec.lines.len() > 1 {
+            for (li, key) in spec.lines.iter().enumerate().take(6) {
+                let short = match key.node {
+                    Some(n) => names.get(n).cloned().unwrap_or_default(),
+                    None => key.name.rsplit('.').next().unwrap_or("").to_string(),
+                };
+                ui.label(
+                    RichText::new(short)
+                        .size(size - 1.0)
+                        .color(style::series_color(li)),
+                );
+            }
+        }
+    });
+}
+
+/// The stretches of a series without gaps, as plot points, thinned to at most
+/// [`MAX_POINTS`] in all.
+fn stretches(values: &[f64], time: impl Fn(usize) -> f64) -> Vec<Vec<[f64; 2]>> {
+    let stride = values.len().div_ceil(MAX_POINTS).max(1);
+    let mut runs: Vec<Vec<[f64; 2]>> = Vec::new();
+    let mut current = Vec::new();
+    for (i, v) in values.iter().enumerate().step_by(stride) {
+        if v.is_nan() {
+            if !current.is_empty() {
+                runs.push(std::mem::take(&mut current));
+            }
+        } else {
+            current.push([time(i), *v]);
+        }
+    }
+    if !current.is_empty() {
+        runs.push(current);
+    }
+    runs
 }
