@@ -108,7 +108,7 @@ pub(super) fn geometry(
 ) -> Geometry {
     let zoom = if st.zoom == 0.0 { 1.0 } else { st.zoom };
     let top_space = 44.0;
-    let bottom_space = 96.0; // the caption
+    let bottom_space = 120.0; // the caption
     let usable = Rect::from_min_max(
         rect.min + Vec2::new(0.0, top_space),
         rect.max - Vec2::new(reserve_right, bottom_space),
@@ -126,8 +126,14 @@ pub(super) fn geometry(
         (lo, hi) = ([-1.0; 2], [1.0; 2]);
     }
     let (bw, bh) = ((hi[0] - lo[0]).max(0.5), (hi[1] - lo[1]).max(0.5));
-    let scale = (usable.width().max(100.0) / (bw + 0.5))
-        .min(usable.height().max(100.0) / (bh + 0.5))
+    // A wide (layered) layout has labels beside its outer columns: more room at the sides.
+    let (margin_x, margin_y) = if bw > 1.5 * bh {
+        (1.5, 0.8)
+    } else {
+        (0.5, 0.5)
+    };
+    let scale = (usable.width().max(100.0) / (bw + margin_x))
+        .min(usable.height().max(100.0) / (bh + margin_y))
         * zoom;
     let middle = Vec2::new(lo[0] + hi[0], lo[1] + hi[1]) / 2.0;
     let center = usable.center() - middle * scale + st.pan;
