@@ -391,7 +391,7 @@ fn series_are_sampled_on_the_grid_whatever_the_stepping() {
     let mut b = Sim::<Echo>::new(setup);
     let mut t = SimTime::ZERO;
     while t < SimTime::from_secs(3) {
-        t = t + SimTime::from_micros(37_123);
+        t += SimTime::from_micros(37_123);
         b.run_until(t);
     }
     let sa: Vec<_> = a

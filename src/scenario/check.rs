@@ -69,7 +69,7 @@ fn bounds(
         (Some(lo), Some(hi)) => write!(f, "{lo} <= {what} <= {hi}"),
         (Some(lo), None) => write!(f, "{what} >= {lo}"),
         (None, Some(hi)) => write!(f, "{what} <= {hi}"),
-        (None, None) => write!(f, "{what} is recorded"),
+        (None, None) => write!(f, "{what} is counted"),
     }
 }
 
@@ -90,12 +90,12 @@ impl std::fmt::Display for Expectation {
                 name,
                 at_least,
                 at_most,
-            } => match (at_least, at_most) {
-                (Some(lo), Some(hi)) => write!(f, "{lo} <= {name} <= {hi}"),
-                (Some(lo), None) => write!(f, "{name} >= {lo}"),
-                (None, Some(hi)) => write!(f, "{name} <= {hi}"),
-                (None, None) => write!(f, "{name} is counted"),
-            },
+            } => bounds(
+                f,
+                name,
+                at_least.map(|v| v.to_string()),
+                at_most.map(|v| v.to_string()),
+            ),
             Expectation::ClientOk(n) => write!(f, "at least {n} client operations succeed"),
             Expectation::Series {
                 name,

@@ -85,7 +85,7 @@ impl Arrival {
                 let peak = self.max_rate();
                 let mut at = t;
                 loop {
-                    at = at + exp_gap(peak, rng);
+                    at += exp_gap(peak, rng);
                     if at > horizon {
                         return None;
                     }
@@ -320,7 +320,7 @@ mod tests {
             let mut t = SimTime::ZERO;
             let mut n = 0u64;
             while let Some(g) = a.next_gap(t, horizon, r) {
-                t = t + g;
+                t += g;
                 if t > horizon {
                     break;
                 }

@@ -11,10 +11,13 @@ pub(super) fn handle(
     scene: &Scene,
     st: &mut CanvasState,
     f: &Frame,
-    hovered_msg: Option<&MessagePic>,
-    hovered_link: Option<(NodeId, NodeId)>,
+    hovered: Hovered,
 ) -> CanvasInput {
     let (pos, hovered_node, n) = (&f.pos, f.hovered_node, f.n);
+    let Hovered {
+        msg: hovered_msg,
+        link: hovered_link,
+    } = hovered;
     let mut input = CanvasInput::None;
     // Pointer input: select, lasso, pan, zoom, context menu.
     let shift = ui.input(|i| i.modifiers.shift);

@@ -194,6 +194,13 @@ pub(super) struct Frame {
     pub n: usize,
 }
 
+/// What the pointer is over besides a node: a message, a link.
+#[derive(Clone, Copy)]
+pub(super) struct Hovered<'s> {
+    pub msg: Option<&'s MessagePic>,
+    pub link: Option<(NodeId, NodeId)>,
+}
+
 /// Draws the scene and handles pointer input; returns what the user asked for.
 pub fn show(ui: &mut egui::Ui, scene: &Scene, st: &mut CanvasState) -> CanvasInput {
     let (response, painter) = ui.allocate_painter(ui.available_size(), Sense::click_and_drag());
@@ -216,16 +223,11 @@ pub fn show(ui: &mut egui::Ui, scene: &Scene, st: &mut CanvasState) -> CanvasInp
     let hovered_msg = messages::draw(&painter, scene, st, &f);
     overlays::draw(&painter, rect, scene);
     overlays::hover(&painter, scene, &f, hovered_msg, hovered_link);
-    input::handle(
-        ui,
-        &response,
-        &painter,
-        scene,
-        st,
-        &f,
-        hovered_msg,
-        hovered_link,
-    )
+    let hovered = Hovered {
+        msg: hovered_msg,
+        link: hovered_link,
+    };
+    input::handle(ui, &response, &painter, scene, st, &f, hovered)
 }
 
 /// A point `progress` of the way along a link, between the two nodes' rims (so a message never

@@ -14,10 +14,10 @@ pub(super) fn draw(painter: &egui::Painter, rect: Rect, scene: &Scene) {
         rect.min.y
     };
     let below_banner = Rect::from_min_max(Pos2::new(rect.min.x, top), rect.max);
-    draw_log_table(&painter, below_banner, scene, big);
+    draw_log_table(painter, below_banner, scene, big);
     let legend_x = below_banner.max.x - right_column_width(rect, scene) + 4.0;
     let legend_y = below_banner.min.y + log_table_height(rect, scene) + 8.0;
-    draw_legend(&painter, Pos2::new(legend_x, legend_y), scene, big);
+    draw_legend(painter, Pos2::new(legend_x, legend_y), scene, big);
 
     if let Some(text) = scene.caption {
         let galley = painter.layout(
@@ -62,7 +62,7 @@ pub(super) fn hover(
             "{}  {} → {}\n{}",
             m.kind, scene.names[m.from], scene.names[m.to], m.label
         );
-        tooltip(&painter, pointer.unwrap_or_default(), &text, big);
+        tooltip(painter, pointer.unwrap_or_default(), &text, big);
     } else if let Some(i) = hovered_node {
         let mut text = scene.names[i].clone();
         if let Some(v) = scene.views.get(i).and_then(|v| v.as_ref()) {
@@ -72,10 +72,10 @@ pub(super) fn hover(
             }
         }
         text.push_str("\nright-click for faults, shift-click to select");
-        tooltip(&painter, pointer.unwrap_or_default(), &text, big);
+        tooltip(painter, pointer.unwrap_or_default(), &text, big);
     } else if let Some((a, b)) = hovered_link {
         tooltip(
-            &painter,
+            painter,
             pointer.unwrap_or_default(),
             &format!(
                 "link {} — {}\nclick to inspect",

@@ -35,13 +35,7 @@ pub(super) fn keyboard(
         state.speed = timeline::speed_step(state.speed, false);
     }
     if pressed(Key::C) {
-        let to = state
-            .canvas
-            .selected
-            .first()
-            .map(|&n| s.info.names[n].clone());
-        let op = client_op(state);
-        act(s, state, Action::ClientRequest { to, op });
+        send_client_request(s, state);
     }
     if pressed(Key::H) {
         act(s, state, Action::Heal);

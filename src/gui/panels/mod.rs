@@ -234,6 +234,17 @@ pub(super) fn default_client_op(protocol: &str) -> usize {
     }
 }
 
+/// A client operation of the chosen kind to the selected node (or a random one).
+pub(super) fn send_client_request(s: &mut Session, state: &mut UiState) {
+    let to = state
+        .canvas
+        .selected
+        .first()
+        .map(|&n| s.info.names[n].clone());
+    let op = client_op(state);
+    act(s, state, Action::ClientRequest { to, op });
+}
+
 pub(super) fn client_op(state: &mut UiState) -> Op {
     state.client_counter += 1;
     match state.client_op {

@@ -150,13 +150,7 @@ fn client_controls(ui: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
         .on_hover_text("Send a client operation to the selected node, or a random one (C)")
         .clicked()
     {
-        let to = state
-            .canvas
-            .selected
-            .first()
-            .map(|&n| s.info.names[n].clone());
-        let op = client_op(state);
-        act(s, state, Action::ClientRequest { to, op });
+        send_client_request(s, state);
     }
     egui::ComboBox::from_id_salt("op")
         .width(70.0)
