@@ -163,16 +163,24 @@ enum Item<P: Protocol> {
         inc: u32,
         token: u64,
     },
-    /// Sends and replies of a handler that charged work (`ctx.work`), leaving now.
+    /// Sends and replies of a handler that charged work (`ctx.work`), leaving now (boxed:
+    /// queue items stay small for the common case).
     Outputs {
         node: NodeId,
-        cmds: Vec<Command<P>>,
-        cause: Option<EventId>,
-        inc: u32,
-        frees_worker: bool,
+        deferred: Box<Deferred<P>>,
     },
     /// The open-loop workload's next arrival.
     Arrival,
+}
+
+/// What a handler that charged work sends later.
+struct Deferred<P: Protocol> {
+    cmds: Vec<Command<P>>,
+    cause: Option<EventId>,
+    /// The node's incarnation when the handler ran (a crash in between discards them).
+    inc: u32,
+    /// The handler held a worker of the node's station, free once these leave.
+    frees_worker: bool,
 }
 
 struct TimerSlot {
@@ -260,6 +268,10 @@ pub struct Sim<P: Protocol> {
     keys_picked: u64,
     arrivals: u64,
     gauges_buf: Vec<Gauge>,
+    /// Some node has a service model (else deliveries skip the station lookup).
+    any_station: bool,
+    /// Time of the next series sample (cached from the series).
+    next_sample_at: SimTime,
     /// The step limit was reached before the end.
     pub step_limit_hit: bool,
     /// Steps taken at the current instant, for the stall detector.
@@ -347,11 +359,14 @@ impl<P: Protocol> Sim<P> {
             keys_picked: 0,
             arrivals: 0,
             gauges_buf: Vec::new(),
+            next_sample_at: SimTime::ZERO,
+            any_station: false,
             step_limit_hit: false,
             steps_at_instant: 0,
             stall: None,
             setup,
         };
+        sim.any_station = sim.stations.iter().any(Option::is_some);
         let timeline = sim.setup.timeline.clone();
         for (at, action) in timeline {
             sim.push(at, 1, Item::Script(Box::new(action)));
@@ -657,10 +672,12 @@ impl<P: Protocol> Sim<P> {
                 0,
                 Item::Outputs {
                     node,
-                    cmds: later,
-                    cause,
-                    inc,
-                    frees_worker,
+                    deferred: Box::new(Deferred {
+                        cmds: later,
+                        cause,
+                        inc,
+                        frees_worker,
+                    }),
                 },
             );
         } else {
@@ -909,7 +926,7 @@ impl<P: Protocol> Sim<P> {
                     send_lamport,
                     lost,
                 };
-                if self.stations[to].is_some() {
+                if self.any_station && self.stations[to].is_some() {
                     self.admit(to, item);
                     return None;
                 }
@@ -958,18 +975,13 @@ impl<P: Protocol> Sim<P> {
                 inc,
                 token,
             } => self.serve(node, *input, inc, token),
-            Item::Outputs {
-                node,
-                mut cmds,
-                cause,
-                inc,
-                frees_worker,
-            } => {
-                if inc != self.incarnation[node] {
+            Item::Outputs { node, deferred } => {
+                let mut d = *deferred;
+                if d.inc != self.incarnation[node] {
                     return None; // lost in a crash
                 }
-                self.execute(node, cause, &mut cmds);
-                if frees_worker {
+                self.execute(node, d.cause, &mut d.cmds);
+                if d.frees_worker {
                     self.release_worker(node);
                 }
                 None
@@ -1665,9 +1677,13 @@ impl<P: Protocol> Sim<P> {
     /// Takes every sample due strictly before `t` (the state then is the state now, since
     /// no event has happened after it yet).
     fn sample_before(&mut self, t: SimTime) {
+        if self.next_sample_at >= t {
+            return; // the common case: checked once per event, without touching the series
+        }
         while self.metrics.series.next_at() < t {
             self.take_sample();
         }
+        self.next_sample_at = self.metrics.series.next_at();
     }
 
     fn take_sample(&mut self) {

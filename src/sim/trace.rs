@@ -227,6 +227,7 @@ struct Sink {
 }
 
 impl Sink {
+    #[cold]
     fn write(&mut self, e: &TraceEvent) {
         let Some(out) = self.out.as_mut() else {
             return;
@@ -378,16 +379,18 @@ impl Trace {
             self.events.pop_front();
             self.first_id += 1;
         }
-        let event = TraceEvent {
+        self.events.push_back(TraceEvent {
             id,
             time,
             node,
             parent,
             lamport,
             kind,
-        };
-        self.sink.write(&event);
-        self.events.push_back(event);
+        });
+        if self.sink.out.is_some() {
+            let event = self.events.back().expect("just recorded");
+            self.sink.write(event);
+        }
         id
     }
 
