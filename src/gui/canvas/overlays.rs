@@ -127,16 +127,21 @@ pub(super) fn log_table_height(rect: Rect, scene: &Scene) -> f32 {
     scene.names.len() as f32 * (bw + 4.0) + 40.0
 }
 
-/// Width of the log table (0 when there is none).
-pub(super) fn log_table_width(rect: Rect, scene: &Scene) -> f32 {
-    let n = scene.names.len();
-    let max_entries = scene
+/// Entries in the longest drawn list of any node.
+fn longest_log(scene: &Scene) -> usize {
+    scene
         .views
         .iter()
         .flatten()
         .map(|v| v.entries.len())
         .max()
-        .unwrap_or(0);
+        .unwrap_or(0)
+}
+
+/// Width of the log table (0 when there is none).
+pub(super) fn log_table_width(rect: Rect, scene: &Scene) -> f32 {
+    let n = scene.names.len();
+    let max_entries = longest_log(scene);
     if max_entries == 0 || n > 12 {
         return 0.0;
     }
@@ -154,13 +159,7 @@ pub(super) fn draw_log_table(painter: &egui::Painter, rect: Rect, scene: &Scene,
     }
     let bw = if big { 26.0 } else { 22.0 };
     let row_h = bw + 4.0;
-    let max_entries = scene
-        .views
-        .iter()
-        .flatten()
-        .map(|v| v.entries.len())
-        .max()
-        .unwrap_or(0);
+    let max_entries = longest_log(scene);
     let width = log_table_width(rect, scene) - 20.0;
     let shown = (((width - 56.0) / (bw + 2.0)) as usize).min(max_entries);
     let x0 = rect.max.x - width - 12.0;
