@@ -262,6 +262,8 @@ pub struct Trace {
     digest: u64,
     /// Where events are streamed as they are recorded, if anywhere.
     sink: Sink,
+    /// Events kept at most whatever the cap ([`MAX_RETAINED`]; lower in tests).
+    retain_max: usize,
 }
 
 impl Trace {
@@ -277,7 +279,13 @@ impl Trace {
             cap,
             digest: 0,
             sink: Sink::default(),
+            retain_max: MAX_RETAINED,
         }
+    }
+
+    /// Lowers the memory bound ([`MAX_RETAINED`]), so tests can watch it work.
+    pub fn limit_retained(&mut self, max: usize) {
+        self.retain_max = max.clamp(1, MAX_RETAINED);
     }
 
     /// Streams the trace to `out` as JSON Lines: the retained events now, then every event as
@@ -374,7 +382,7 @@ impl Trace {
         }
         // Memory is bounded even without a cap: past `MAX_RETAINED` events only the newest are
         // kept (the digest, the counts and a streamed `--trace` still cover every event).
-        let cap = self.cap.unwrap_or(MAX_RETAINED).min(MAX_RETAINED);
+        let cap = self.cap.unwrap_or(self.retain_max).min(self.retain_max);
         if self.events.len() >= cap {
             self.events.pop_front();
             self.first_id += 1;
@@ -584,6 +592,27 @@ pub struct InFlight<'a> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_uncapped_trace_still_keeps_at_most_its_memory_bound() {
+        let record = |t: &mut Trace, n: u64| {
+            for k in 0..n {
+                t.record(SimTime(k), Some(0), None, k, EventKind::Crash, 0);
+            }
+        };
+        let mut bounded = Trace::new(TraceLevel::Full, None);
+        bounded.limit_retained(100);
+        record(&mut bounded, 250);
+        let mut whole = Trace::new(TraceLevel::Full, None);
+        record(&mut whole, 250);
+        assert_eq!(bounded.events().len(), 100);
+        assert_eq!(bounded.events().front().map(|e| e.id), Some(150));
+        assert_eq!(bounded.len(), 250);
+        assert_eq!(whole.events().len(), 250);
+        // The digest covers every event, kept or not.
+        assert_eq!(bounded.digest(), whole.digest());
+    }
+
     use super::*;
 
     #[test]
