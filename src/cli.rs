@@ -262,8 +262,19 @@ pub fn judge(
                     }
                     // A stretch of a series that ends after the stop is still open.
                     E::Series { to, .. } => to.is_none_or(|to| to > sim.now()),
-                    // Drops only grow too.
-                    E::Dropped { at_most, .. } => at_most.is_none() || r.passed,
+                    // Drops only grow too: a maximum exceeded is final, a minimum is not.
+                    E::Dropped {
+                        reason, at_most, ..
+                    } => {
+                        let n: u64 = sim
+                            .metrics()
+                            .dropped_by_reason
+                            .iter()
+                            .filter(|(d, _)| d.as_str() == reason)
+                            .map(|(_, n)| *n)
+                            .sum();
+                        at_most.is_none_or(|hi| n <= hi)
+                    }
                 };
                 if undecided {
                     Status::NotReached
