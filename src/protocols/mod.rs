@@ -2,6 +2,7 @@
 
 use crate::registry::{ProtocolEntry, entry};
 
+pub mod caching;
 pub mod commit;
 pub mod gossip;
 pub mod multi_paxos;
@@ -40,4 +41,5 @@ pub const PROTOCOLS: &[ProtocolEntry] = &[
     entry::<gossip::Gossip>(),
     entry::<relay::Relay>(),
     entry::<three_tier::ThreeTier>(),
+    entry::<caching::Caching>(),
 ];

@@ -71,6 +71,12 @@ pub trait Protocol: Sized + Clone + Send + 'static {
     /// Time series computed over all nodes at each metrics sample (gossip's informed
     /// fraction, each Raft node's commit index): `(name, node or None, value)`.
     fn gauges(_cfg: &Self::Config, _states: &[Option<Self>], _out: &mut Vec<Gauge>) {}
+    /// [`Self::gauges`] for series measured over a recent window, which need the sample's
+    /// time `at` (hit ratios over the last second).
+    fn gauges_at(cfg: &Self::Config, at: SimTime, states: &[Option<Self>], out: &mut Vec<Gauge>) {
+        let _ = at;
+        Self::gauges(cfg, states, out);
+    }
 }
 
 /// One value of a protocol time series at a sample.

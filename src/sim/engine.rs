@@ -1703,7 +1703,8 @@ impl<P: Protocol> Sim<P> {
         }
         let mut gauges = std::mem::take(&mut self.gauges_buf);
         gauges.clear();
-        P::gauges(&self.setup.config, &self.states, &mut gauges);
+        let at = self.metrics.series.next_at();
+        P::gauges_at(&self.setup.config, at, &self.states, &mut gauges);
         for g in &gauges {
             let key = match g.node {
                 Some(n) => SeriesKey::of(g.name, n),
