@@ -19,6 +19,11 @@ fn write_through_survives_crashes_partitions_and_loss_with_fresh_reads_and_no_lo
     distsim::testing::assert_sweep_passes("scenarios/caching/chaos.ron", 0..40);
 }
 
+#[test]
+fn cache_aside_with_leases_survives_crashes_and_loss_with_fresh_reads() {
+    distsim::testing::assert_sweep_passes("scenarios/caching/chaos-cache-aside.ron", 0..40);
+}
+
 /// Che, Tung and Wang (JSAC 2002): an LRU cache of C entries under independent requests with
 /// popularities p_i behaves as if every key stayed for a characteristic time T, the root of
 /// sum_i (1 - exp(-p_i T)) = C; the hit ratio is then sum_i p_i (1 - exp(-p_i T)).

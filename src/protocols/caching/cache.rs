@@ -65,7 +65,7 @@ pub struct CacheNode {
 }
 
 impl CacheNode {
-    pub fn new(cfg: &CachingConfig, _ctx: &Ctx<Caching>) -> Self {
+    pub fn new(cfg: &CachingConfig, ctx: &Ctx<Caching>) -> Self {
         CacheNode {
             store: Store::new(cfg.eviction, cfg.capacity),
             strategy: cfg.strategy,
@@ -84,7 +84,9 @@ impl CacheNode {
             recent: VecDeque::new(),
             hits: 0,
             misses: 0,
-            next_id: 0,
+            // Load and flush ids must not repeat across a restart, or a row for a load of the
+            // previous life would answer a new one: continue from the clock (see the client).
+            next_id: ctx.now.as_micros(),
         }
     }
 
@@ -275,9 +277,10 @@ impl CacheNode {
     }
 
     fn on_row(&mut self, id: u64, key: String, item: Option<Item>, ctx: &mut Ctx<Caching>) {
-        let Some(load) = self.loads.remove(&id) else {
+        if self.loads.get(&id).is_none_or(|l| l.key != key) {
             return;
-        };
+        }
+        let load = self.loads.remove(&id).expect("checked");
         ctx.cancel_timer(CacheTimer::Retry(id));
         if self.loading.get(&key) == Some(&id) {
             self.loading.remove(&key);
