@@ -304,7 +304,8 @@ fn draw_queue_bar(painter: &egui::Painter, q: QueuePic, p: Pos2, r: f32, big: bo
     painter.text(
         Pos2::new(p.x, top + 12.0),
         Align2::CENTER_BOTTOM,
-        format!("{}/{} busy · {} queued", q.busy, q.workers, q.waiting),
+        // Two short lines: neighbouring layers stand close together.
+        format!("{}/{} busy\n{} queued", q.busy, q.workers, q.waiting),
         font(12.0, big),
         style::TEXT,
     );

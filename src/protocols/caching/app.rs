@@ -447,3 +447,38 @@ impl AppServer {
         v.field("caches", self.ring.members().len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::RoleTable;
+    use rand::SeedableRng;
+
+    #[test]
+    fn a_cache_node_joining_and_leaving_changes_the_placement_and_counts_the_moved_keys() {
+        let roles = RoleTable::new(
+            &["client", "app", "cache", "db"],
+            &["client", "app", "cache", "cache", "cache", "db"].map(String::from),
+        );
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let mut out = Vec::new();
+        let mut ctx = Ctx::new(1, 6, SimTime::ZERO, &mut rng, &mut out).with_roles(&roles);
+        let cfg = CachingConfig {
+            initial_caches: Some(2),
+            key_space: 3000,
+            ..Default::default()
+        };
+        let mut app = AppServer::new(&cfg, &ctx);
+        assert_eq!(app.ring.members(), &[2, 3]);
+        app.on_message(4, CacheMsg::Join { member: true }, &mut ctx);
+        assert_eq!(app.ring.members(), &[2, 3, 4]);
+        // Modulo: a key stays only if hash mod 2 == hash mod 3, one key in three.
+        assert!(
+            (app.moved_fraction - 2.0 / 3.0).abs() < 0.05,
+            "{}",
+            app.moved_fraction
+        );
+        app.on_message(2, CacheMsg::Join { member: false }, &mut ctx);
+        assert_eq!(app.ring.members(), &[3, 4]);
+    }
+}

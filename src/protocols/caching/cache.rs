@@ -546,7 +546,8 @@ impl CacheNode {
             .enumerate()
             .map(|(i, k)| EntryView {
                 index: i as u64 + 1,
-                term: 0,
+                // The box shows (and is coloured by) the key's number: k7 is a 7.
+                term: k.trim_start_matches('k').parse().unwrap_or(0),
                 label: k.to_string(),
                 committed: !self.dirty.contains_key(k),
             })
