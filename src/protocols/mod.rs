@@ -6,6 +6,7 @@ pub mod commit;
 pub mod gossip;
 pub mod multi_paxos;
 pub mod paxos;
+pub mod queue;
 pub mod raft;
 pub mod relay;
 pub mod three_tier;
@@ -40,4 +41,5 @@ pub const PROTOCOLS: &[ProtocolEntry] = &[
     entry::<gossip::Gossip>(),
     entry::<relay::Relay>(),
     entry::<three_tier::ThreeTier>(),
+    entry::<queue::Queue>(),
 ];
