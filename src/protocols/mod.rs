@@ -4,6 +4,7 @@ use crate::registry::{ProtocolEntry, entry};
 
 pub mod commit;
 pub mod gossip;
+pub mod log;
 pub mod multi_paxos;
 pub mod paxos;
 pub mod queue;
@@ -42,4 +43,5 @@ pub const PROTOCOLS: &[ProtocolEntry] = &[
     entry::<relay::Relay>(),
     entry::<three_tier::ThreeTier>(),
     entry::<queue::Queue>(),
+    entry::<log::Log>(),
 ];

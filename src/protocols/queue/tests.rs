@@ -302,8 +302,8 @@ fn a_nack_with_back_off_waits_then_the_message_is_ready_again() {
 #[test]
 fn rule_with_automatic_acknowledgement_a_message_is_deleted_when_sent_and_prefetch_is_ignored() {
     // "In automatic acknowledgement mode, a message is considered to be successfully
-    // delivered immediately after it is sent." ... "the prefetch value is ignored in
-    // automatic acknowledgement mode" (RabbitMQ, Consumer Acknowledgements, Consumer Prefetch)
+    // delivered immediately after it is sent." (RabbitMQ, Consumer Acknowledgements); and
+    // prefetch does not apply to auto-ack consumers (RabbitMQ, Consumer Prefetch).
     let cfg = QueueConfig {
         delivery: Delivery::AtMostOnce,
         prefetch: 1,
