@@ -5,8 +5,10 @@ use crate::registry::{ProtocolEntry, entry};
 pub mod caching;
 pub mod commit;
 pub mod gossip;
+pub mod log;
 pub mod multi_paxos;
 pub mod paxos;
+pub mod queue;
 pub mod raft;
 pub mod relay;
 pub mod three_tier;
@@ -42,4 +44,6 @@ pub const PROTOCOLS: &[ProtocolEntry] = &[
     entry::<relay::Relay>(),
     entry::<three_tier::ThreeTier>(),
     entry::<caching::Caching>(),
+    entry::<queue::Queue>(),
+    entry::<log::Log>(),
 ];

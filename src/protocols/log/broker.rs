@@ -1,0 +1,244 @@
+//! A broker: the append-only logs of the partitions it holds and, on the first broker, the
+//! consumer group's coordinator (membership, assignment, committed offsets).
+//!
+//! ```text
+//!   Produce ──► append to p's log, write to disk ──► ProduceAck(offset)
+//!   Fetch(p, o) ──► Records(p, o, log[o .. o+fetch_max])
+//!   JoinGroup (new member or session) / member silent ──► generation+1, Assignment to all
+//!   Commit(gen, p, o) ──► committed[p] = o, if gen is current and p is the sender's
+//! ```
+
+use super::config::LogConfig;
+use super::message::{LogMsg, Offset, Partition, Record};
+use super::{Log, LogTimer};
+use crate::sim::{Ctx, NodeId, SimTime};
+use std::collections::BTreeMap;
+
+/// The group's durable state, kept by the coordinator.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupDisk {
+    /// Rebalances so far: a commit from an older generation is refused.
+    pub generation: u64,
+    /// Next offset to read, per partition.
+    pub committed: BTreeMap<Partition, Offset>,
+    /// Whether the configured replay has happened.
+    pub replayed: bool,
+}
+
+/// What a broker writes to disk.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BrokerDisk {
+    /// The logs of the partitions this broker holds.
+    pub logs: BTreeMap<Partition, Vec<Record>>,
+    /// The group (coordinator only).
+    pub group: GroupDisk,
+}
+
+/// A member as the coordinator knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub session: u64,
+    pub last_heard: SimTime,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Broker {
+    pub disk: BrokerDisk,
+    /// Coordinator: live members by node.
+    pub members: BTreeMap<NodeId, Member>,
+    /// Coordinator: who owns each partition in the current generation.
+    pub owner: BTreeMap<Partition, NodeId>,
+    pub coordinator: bool,
+}
+
+/// The broker holding partition `p`.
+pub fn broker_of(p: Partition, brokers: &[NodeId]) -> Option<NodeId> {
+    (!brokers.is_empty()).then(|| brokers[p as usize % brokers.len()])
+}
+
+impl Broker {
+    pub fn start(cfg: &LogConfig, disk: BrokerDisk, ctx: &mut Ctx<Log>) -> Self {
+        let coordinator = ctx.nodes_of("broker").first() == Some(&ctx.id);
+        let mut b = Broker {
+            disk,
+            coordinator,
+            ..Default::default()
+        };
+        for p in 0..cfg.partitions {
+            if broker_of(p, ctx.nodes_of("broker")) == Some(ctx.id) {
+                b.disk.logs.entry(p).or_default();
+            }
+        }
+        if coordinator {
+            ctx.set_timer(LogTimer::GroupCheck, cfg.heartbeat);
+            if let Some(r) = &cfg.replay
+                && !b.disk.group.replayed
+            {
+                ctx.set_timer(LogTimer::Replay, r.at.saturating_sub(ctx.now));
+            }
+        }
+        b
+    }
+
+    fn save(&self, ctx: &mut Ctx<Log>) {
+        ctx.persist(super::LogDurable::broker(self.disk.clone()));
+    }
+
+    pub fn on_message(&mut self, from: NodeId, msg: LogMsg, cfg: &LogConfig, ctx: &mut Ctx<Log>) {
+        match msg {
+            LogMsg::Produce { partition, record } => {
+                let Some(log) = self.disk.logs.get_mut(&partition) else {
+                    return;
+                };
+                let id = record.id;
+                log.push(record);
+                let offset = log.len() as Offset - 1;
+                ctx.count("appended", 1);
+                self.save(ctx);
+                ctx.send(
+                    from,
+                    LogMsg::ProduceAck {
+                        id,
+                        partition,
+                        offset,
+                    },
+                );
+            }
+            LogMsg::Fetch { partition, offset } => {
+                let Some(log) = self.disk.logs.get(&partition) else {
+                    return;
+                };
+                let from_i = (offset as usize).min(log.len());
+                let to = (from_i + cfg.fetch_max as usize).min(log.len());
+                ctx.send(
+                    from,
+                    LogMsg::Records {
+                        partition,
+                        offset,
+                        records: log[from_i..to].to_vec(),
+                    },
+                );
+            }
+            LogMsg::JoinGroup {
+                session,
+                generation,
+            } if self.coordinator => {
+                match self.members.get_mut(&from) {
+                    Some(m) if m.session == session => {
+                        m.last_heard = ctx.now;
+                        if generation < self.disk.group.generation {
+                            // Its Assignment was lost: send it again.
+                            let partitions = self.share_of(from);
+                            ctx.send(
+                                from,
+                                LogMsg::Assignment {
+                                    generation: self.disk.group.generation,
+                                    partitions,
+                                },
+                            );
+                        }
+                    }
+                    _ => {
+                        self.members.insert(
+                            from,
+                            Member {
+                                session,
+                                last_heard: ctx.now,
+                            },
+                        );
+                        ctx.note(format!("{} joins the group", super::name(ctx, from)));
+                        self.rebalance(cfg, ctx);
+                    }
+                }
+            }
+            LogMsg::Commit {
+                generation,
+                partition,
+                offset,
+            } if self.coordinator => {
+                if generation == self.disk.group.generation
+                    && self.owner.get(&partition) == Some(&from)
+                {
+                    self.disk.group.committed.insert(partition, offset);
+                    ctx.count("commits", 1);
+                    self.save(ctx);
+                } else {
+                    ctx.count("commits_refused", 1);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The partitions of member `m` in the current generation, with their committed offsets.
+    fn share_of(&self, m: NodeId) -> Vec<(Partition, Offset)> {
+        self.owner
+            .iter()
+            .filter(|(_, o)| **o == m)
+            .map(|(p, _)| (*p, self.disk.group.committed.get(p).copied().unwrap_or(0)))
+            .collect()
+    }
+
+    /// A new generation: partitions dealt round robin over the members in id order, each
+    /// member told its partitions and where to start.
+    fn rebalance(&mut self, cfg: &LogConfig, ctx: &mut Ctx<Log>) {
+        self.disk.group.generation += 1;
+        let generation = self.disk.group.generation;
+        ctx.count("rebalances", 1);
+        self.save(ctx);
+        self.owner.clear();
+        let members: Vec<NodeId> = self.members.keys().copied().collect();
+        if members.is_empty() {
+            return;
+        }
+        for p in 0..cfg.partitions {
+            self.owner.insert(p, members[p as usize % members.len()]);
+        }
+        ctx.note(format!(
+            "rebalance: generation {generation}, {} member(s)",
+            members.len()
+        ));
+        for m in members {
+            let partitions = self.share_of(m);
+            ctx.send(
+                m,
+                LogMsg::Assignment {
+                    generation,
+                    partitions,
+                },
+            );
+        }
+    }
+
+    pub fn on_timer(&mut self, timer: LogTimer, cfg: &LogConfig, ctx: &mut Ctx<Log>) {
+        match timer {
+            LogTimer::GroupCheck => {
+                let gone: Vec<NodeId> = self
+                    .members
+                    .iter()
+                    .filter(|(_, m)| ctx.now.saturating_sub(m.last_heard) > cfg.session_timeout)
+                    .map(|(n, _)| *n)
+                    .collect();
+                for n in &gone {
+                    self.members.remove(n);
+                    ctx.note(format!("{} left the group (silent)", super::name(ctx, *n)));
+                }
+                if !gone.is_empty() {
+                    self.rebalance(cfg, ctx);
+                }
+                ctx.set_timer(LogTimer::GroupCheck, cfg.heartbeat);
+            }
+            LogTimer::Replay => {
+                if let Some(r) = &cfg.replay {
+                    for p in 0..cfg.partitions {
+                        self.disk.group.committed.insert(p, r.offset);
+                    }
+                    self.disk.group.replayed = true;
+                    ctx.note(format!("offsets reset to {}: replay", r.offset));
+                    self.rebalance(cfg, ctx);
+                }
+            }
+            _ => {}
+        }
+    }
+}

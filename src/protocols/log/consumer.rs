@@ -1,0 +1,193 @@
+//! A consumer in the group: it joins, is assigned partitions with their committed offsets,
+//! and for each one fetches a batch, processes its records one by one (`process_time` each, a
+//! timer), and commits the next offset — after processing (at-least-once) or as soon as it fetched
+//! (at-most-once). Then it fetches the next batch; an empty fetch waits `poll_interval`.
+//!
+//! Processing records a record's effect: `(partition, offset, generation, id)` appended to
+//! the consumer's processed log, on its disk. The checkers read these logs.
+
+use super::broker::broker_of;
+use super::config::LogConfig;
+use super::message::{LogMsg, Offset, Partition, Record, RecordId};
+use super::{Log, LogDurable, LogTimer};
+use crate::sim::Ctx;
+use std::collections::BTreeMap;
+
+/// One processed record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Processed {
+    pub partition: Partition,
+    pub offset: Offset,
+    /// The group generation it was processed in.
+    pub generation: u64,
+    pub id: RecordId,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Consumer {
+    /// This run's session (its start time in microseconds).
+    pub session: u64,
+    /// The generation of the assignment held.
+    pub generation: u64,
+    /// Assigned partitions with the next offset to fetch.
+    pub next: BTreeMap<Partition, Offset>,
+    /// Batches being processed, by (partition, first offset): the offset of the next record
+    /// to process and the records left.
+    pub batches: BTreeMap<(Partition, Offset), (Offset, Vec<Record>)>,
+    /// Every record processed (also on disk).
+    pub processed: Vec<Processed>,
+}
+
+impl Consumer {
+    pub fn start(cfg: &LogConfig, processed: Vec<Processed>, ctx: &mut Ctx<Log>) -> Self {
+        let c = Consumer {
+            session: ctx.now.0,
+            processed,
+            ..Default::default()
+        };
+        c.heartbeat(ctx);
+        ctx.set_timer(LogTimer::Heartbeat, cfg.heartbeat);
+        c
+    }
+
+    fn heartbeat(&self, ctx: &mut Ctx<Log>) {
+        if let Some(&b) = ctx.nodes_of("broker").first() {
+            ctx.send(
+                b,
+                LogMsg::JoinGroup {
+                    session: self.session,
+                    generation: self.generation,
+                },
+            );
+        }
+    }
+
+    fn fetch(&self, partition: Partition, cfg: &LogConfig, ctx: &mut Ctx<Log>) {
+        let Some(&offset) = self.next.get(&partition) else {
+            return;
+        };
+        if let Some(b) = broker_of(partition, ctx.nodes_of("broker")) {
+            ctx.send(b, LogMsg::Fetch { partition, offset });
+        }
+        // Fetch again if no answer comes (or, once a batch is in, when it is processed).
+        ctx.set_timer(LogTimer::Poll(partition), cfg.poll_interval);
+    }
+
+    fn commit(&self, partition: Partition, offset: Offset, ctx: &mut Ctx<Log>) {
+        if let Some(&b) = ctx.nodes_of("broker").first() {
+            ctx.send(
+                b,
+                LogMsg::Commit {
+                    generation: self.generation,
+                    partition,
+                    offset,
+                },
+            );
+        }
+    }
+
+    pub fn on_message(&mut self, msg: LogMsg, cfg: &LogConfig, ctx: &mut Ctx<Log>) {
+        match msg {
+            LogMsg::Assignment {
+                generation,
+                partitions,
+            } => {
+                if generation <= self.generation {
+                    return;
+                }
+                self.generation = generation;
+                // Revoked: batches in progress are abandoned, their timers cancelled.
+                for &(p, o) in self.batches.keys() {
+                    ctx.cancel_timer(LogTimer::Process(p, o));
+                }
+                for &p in self.next.keys() {
+                    ctx.cancel_timer(LogTimer::Poll(p));
+                }
+                self.batches.clear();
+                self.next = partitions.into_iter().collect();
+                let ps: Vec<Partition> = self.next.keys().copied().collect();
+                for p in ps {
+                    self.fetch(p, cfg, ctx);
+                }
+            }
+            LogMsg::Records {
+                partition,
+                offset,
+                records,
+            } => {
+                if self.next.get(&partition) != Some(&offset) {
+                    return; // stale: not ours, or an answer to an earlier fetch
+                }
+                // One batch of a partition at a time: a late answer to a fetch of an earlier
+                // generation can carry the offset this batch will end at.
+                if !cfg.bug_parallel_batches && self.batches.keys().any(|(p, _)| *p == partition) {
+                    return;
+                }
+                if records.is_empty() {
+                    return; // the Poll timer fetches again
+                }
+                let n = records.len() as Offset;
+                if cfg.commits_on_fetch() {
+                    self.commit(partition, offset + n, ctx);
+                }
+                self.next.insert(partition, offset + n);
+                self.batches.insert(
+                    (partition, offset),
+                    (offset, records.into_iter().rev().collect()),
+                );
+                ctx.set_timer(LogTimer::Process(partition, offset), cfg.process_time);
+                if cfg.bug_parallel_batches {
+                    self.fetch(partition, cfg, ctx);
+                } else {
+                    ctx.cancel_timer(LogTimer::Poll(partition));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub fn on_timer(&mut self, timer: LogTimer, cfg: &LogConfig, ctx: &mut Ctx<Log>) {
+        match timer {
+            LogTimer::Heartbeat => {
+                self.heartbeat(ctx);
+                ctx.set_timer(LogTimer::Heartbeat, cfg.heartbeat);
+            }
+            LogTimer::Poll(p) => {
+                let busy = self.batches.keys().any(|(bp, _)| *bp == p);
+                if !busy || cfg.bug_parallel_batches {
+                    self.fetch(p, cfg, ctx);
+                }
+            }
+            LogTimer::Process(p, start) => {
+                let Some((at, left)) = self.batches.get_mut(&(p, start)) else {
+                    return;
+                };
+                let Some(r) = left.pop() else {
+                    return;
+                };
+                self.processed.push(Processed {
+                    partition: p,
+                    offset: *at,
+                    generation: self.generation,
+                    id: r.id,
+                });
+                *at += 1;
+                let (end, done) = (*at, left.is_empty());
+                ctx.count("processed", 1);
+                ctx.persist(LogDurable::consumer(self.processed.clone()));
+                if !done {
+                    ctx.set_timer(LogTimer::Process(p, start), cfg.process_time);
+                    return;
+                }
+                self.batches.remove(&(p, start));
+                if !cfg.commits_on_fetch() {
+                    self.commit(p, end, ctx);
+                }
+                if !cfg.bug_parallel_batches {
+                    self.fetch(p, cfg, ctx);
+                }
+            }
+            _ => {}
+        }
+    }
+}

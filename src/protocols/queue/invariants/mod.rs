@@ -1,0 +1,57 @@
+//! The delivery promises, one checker per file, checked after every event. Which checkers run
+//! depends on what the configuration promises:
+//!
+//! | `delivery` | promise | checker |
+//! |---|---|---|
+//! | `AtLeastOnce`, `durable: true` | nothing confirmed is lost, even if the broker crashes | No Confirmed Message Lost |
+//! | `AtMostOnce` | nothing is processed twice | At Most Once |
+//!
+//! `AtLeastOnce` allows duplicates and `AtMostOnce` allows losses: those are counted (the
+//! `duplicates` and `lost` series), not flagged. A transient queue (`durable: false`) promises
+//! nothing across a broker crash.
+//!
+//! Both read durable state only (the producers' confirmed logs, the consumers' processed logs
+//! and the broker's disk), incrementally with a cursor per node, so what a node did is counted
+//! while it is down.
+
+mod at_most_once;
+mod no_confirmed_loss;
+
+pub use at_most_once::AtMostOnce;
+pub use no_confirmed_loss::NoConfirmedMessageLost;
+
+use super::{Delivery, Queue, QueueConfig};
+use crate::sim::{Invariant, NodeId, World};
+
+/// The checkers of the promise `cfg` makes.
+pub fn all(cfg: &QueueConfig, nodes: usize) -> Vec<Box<dyn Invariant<Queue>>> {
+    match cfg.delivery {
+        Delivery::AtLeastOnce if cfg.durable => {
+            vec![Box::new(NoConfirmedMessageLost::new(nodes))]
+        }
+        Delivery::AtLeastOnce => Vec::new(),
+        Delivery::AtMostOnce => vec![Box::new(AtMostOnce::new(nodes))],
+    }
+}
+
+/// Node names learnt from live states (a crashed node keeps the name it had).
+#[derive(Clone, Debug, Default)]
+struct Names(Vec<Option<String>>);
+
+impl Names {
+    fn new(nodes: usize) -> Self {
+        Names(vec![None; nodes])
+    }
+    fn learn(&mut self, w: &World<Queue>) {
+        for n in w.changed() {
+            if self.0[n].is_none()
+                && let Some(s) = &w.states[n]
+            {
+                self.0[n] = Some(s.name.clone());
+            }
+        }
+    }
+    fn of(&self, n: NodeId) -> String {
+        self.0[n].clone().unwrap_or_else(|| format!("n{}", n + 1))
+    }
+}
