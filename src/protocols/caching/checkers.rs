@@ -187,8 +187,9 @@ impl Invariant<Caching> for NoAcknowledgedWriteLost {
     }
 }
 
-/// The family's time series at `at`: hit ratios (per cache node, overall, per L1), database
-/// load, stale reads in the last second and their worst staleness, unflushed writes.
+/// The family's time series at `at`: hit ratios and misses per second (per cache node,
+/// overall, per L1), evictions so far per cache node, database load, stale reads in the last
+/// second and their worst staleness, unflushed writes.
 pub fn gauges(cfg: &CachingConfig, at: SimTime, states: &[Option<Caching>], out: &mut Vec<Gauge>) {
     let (mut hits, mut lookups, mut db_load, mut dirty, mut moved) = (0, 0, 0.0, 0, 0.0f64);
     let mut dbs: BTreeMap<NodeId, &Index> = BTreeMap::new();
@@ -204,7 +205,19 @@ pub fn gauges(cfg: &CachingConfig, at: SimTime, states: &[Option<Caching>], out:
                         node: Some(node),
                         value,
                     });
+                    let value = (n - h) as f64 / WINDOW.as_secs_f64();
+                    out.push(Gauge {
+                        name: "misses",
+                        node: Some(node),
+                        value,
+                    });
                 }
+                let value = c.store.evictions as f64;
+                out.push(Gauge {
+                    name: "evictions",
+                    node: Some(node),
+                    value,
+                });
                 dirty += c.dirty.len() + c.flushing.values().map(|(_, r)| r.len()).sum::<usize>();
             }
             Some(Caching::App(a)) => {
