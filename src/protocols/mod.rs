@@ -4,10 +4,12 @@ use crate::registry::{ProtocolEntry, entry};
 
 pub mod commit;
 pub mod gossip;
+pub mod leader_follower;
 pub mod multi_paxos;
 pub mod paxos;
 pub mod raft;
 pub mod relay;
+pub mod storage;
 pub mod three_tier;
 pub mod token_ring;
 pub mod zab;
@@ -40,4 +42,5 @@ pub const PROTOCOLS: &[ProtocolEntry] = &[
     entry::<gossip::Gossip>(),
     entry::<relay::Relay>(),
     entry::<three_tier::ThreeTier>(),
+    entry::<leader_follower::LeaderFollower>(),
 ];
