@@ -5,6 +5,7 @@ use crate::registry::{ProtocolEntry, entry};
 pub mod commit;
 pub mod gossip;
 pub mod leader_follower;
+pub mod leaderless;
 pub mod multi_paxos;
 pub mod paxos;
 pub mod raft;
@@ -43,4 +44,5 @@ pub const PROTOCOLS: &[ProtocolEntry] = &[
     entry::<relay::Relay>(),
     entry::<three_tier::ThreeTier>(),
     entry::<leader_follower::LeaderFollower>(),
+    entry::<leaderless::Leaderless>(),
 ];
