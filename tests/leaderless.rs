@@ -4,7 +4,7 @@
 //! 3. the bug switch caught, and safe when off; a chaos sweep of R = W = 2.
 
 use distsim::cli;
-use distsim::protocols::leaderless::{Leaderless, LlConfig, LlMsg, LlTimer};
+use distsim::protocols::leaderless::{Leaderless, LlConfig, LlDurable, LlMsg, LlTimer};
 use distsim::protocols::storage::Version;
 use distsim::registry::{self, RunOptions};
 use distsim::sim::client::{ClientRef, ClientReply, ClientRequest, Op};
@@ -89,6 +89,7 @@ fn a_write_is_sent_to_the_n_replicas_and_acknowledged_after_w() {
             key: "k0".into(),
             value: "7".into(),
             version: v,
+            hint: None,
         },
     };
     assert_eq!(
@@ -98,12 +99,17 @@ fn a_write_is_sent_to_the_n_replicas_and_acknowledged_after_w() {
                 timer: LlTimer::Request(1),
                 after: SimTime::from_millis(200)
             },
-            Command::Persist([("k0".to_string(), ("7".to_string(), v))].into()),
+            Command::Persist(LlDurable {
+                store: [("k0".to_string(), ("7".to_string(), v))].into(),
+                hints: Default::default(),
+            }),
             write(1),
             write(2),
         ]
     );
     let out = deliver(&mut n1, 0, 2, LlMsg::WriteAck { id: 1 });
+    // A duplicated acknowledgement is not a second replica.
+    assert!(replies(&deliver(&mut n1, 0, 2, LlMsg::WriteAck { id: 1 })).is_empty());
     assert_eq!(
         replies(&out),
         vec![ClientReply::Ok {
@@ -162,6 +168,7 @@ fn a_replica_keeps_the_newest_version_last_writer_wins() {
         key: "k".into(),
         value: val.into(),
         version: v,
+        hint: None,
     };
     deliver(&mut n2, 1, 0, w(Version::new(10, 1), "new"));
     let out = deliver(&mut n2, 1, 0, w(Version::new(5, 1), "old"));
@@ -260,4 +267,134 @@ fn the_first_reply_bug_is_caught_and_safe_when_off() {
 #[test]
 fn sweep_quorum_chaos_300_seeds_no_violation() {
     distsim::testing::assert_sweep_passes("scenarios/storage/quorum-chaos.ron", 0..300);
+}
+
+fn step5<R>(
+    id: NodeId,
+    now_us: u64,
+    f: impl FnOnce(&mut Ctx<Leaderless>) -> R,
+) -> (R, Vec<Command<Leaderless>>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut out = Vec::new();
+    let r = {
+        let mut ctx = Ctx::new(id, 5, SimTime(now_us), &mut rng, &mut out);
+        f(&mut ctx)
+    };
+    (r, out)
+}
+
+#[test]
+fn a_sloppy_write_short_of_w_asks_the_next_node_of_the_ring_to_keep_a_hint() {
+    // Dynamo §4.6: "if node A is temporarily down or unreachable during a write operation
+    // then a replica that would normally have lived on A will now be sent to node D ... The
+    // replica sent to D will have a hint in its metadata that suggests which node was the
+    // intended recipient ... Once such hosts detect that A has recovered, D will attempt to
+    // deliver the replica to A. Once the transfer succeeds, D may delete the object".
+    let c = LlConfig {
+        sloppy_quorum: true,
+        ..cfg(2, 2)
+    };
+    let mut n1 = step5(0, 0, |ctx| Leaderless::init(&c, ctx)).0;
+    let req = ClientRequest {
+        from: ClientRef {
+            client: 0,
+            seq: 0,
+            attempt: 1,
+        },
+        op: Op::Put {
+            key: "k0".into(),
+            value: "7".into(),
+        },
+    };
+    step5(0, 1000, |ctx| n1.on_client_request(req, ctx));
+    // Only n1 itself has answered: n2 and n3 are replaced by n4 and n5.
+    let out = step5(0, 101_000, |ctx| n1.on_timer(LlTimer::Sloppy(1), ctx)).1;
+    let hinted: Vec<(NodeId, Option<NodeId>)> = out
+        .iter()
+        .filter_map(|c| match c {
+            Command::Send {
+                to,
+                msg: LlMsg::Write { hint, .. },
+            } => Some((*to, *hint)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(hinted, vec![(3, Some(1)), (4, Some(2))]);
+    let out = step5(0, 110_000, |ctx| {
+        n1.on_message(3, LlMsg::WriteAck { id: 1 }, ctx)
+    })
+    .1;
+    assert_eq!(replies(&out).len(), 1, "W = 2 met with a stand-in");
+
+    // The stand-in keeps the hint apart from its own data and hands it off until acknowledged.
+    let mut n4 = step5(3, 0, |ctx| Leaderless::init(&c, ctx)).0;
+    let v = Version::new(1000, 6);
+    let hinted_write = LlMsg::Write {
+        id: 1,
+        key: "k0".into(),
+        value: "7".into(),
+        version: v,
+        hint: Some(1),
+    };
+    step5(3, 105_000, |ctx| n4.on_message(0, hinted_write, ctx));
+    assert!(n4.store().is_empty());
+    assert_eq!(n4.hints().len(), 1);
+    let out = step5(3, 200_000, |ctx| n4.on_timer(LlTimer::Handoff, ctx)).1;
+    assert!(out.contains(&Command::Send {
+        to: 1,
+        msg: LlMsg::Handoff {
+            key: "k0".into(),
+            value: "7".into(),
+            version: v
+        }
+    }));
+    step5(3, 210_000, |ctx| {
+        n4.on_message(
+            1,
+            LlMsg::HandoffAck {
+                key: "k0".into(),
+                version: v,
+            },
+            ctx,
+        )
+    });
+    assert!(n4.hints().is_empty());
+}
+
+#[test]
+fn a_sloppy_quorum_keeps_writes_available_and_gives_up_fresh_reads() {
+    let file = "scenarios/storage/hinted-handoff.ron";
+    let sloppy = distsim::bundled::get(file).unwrap();
+    let strict = sloppy.replace("sloppy_quorum: true", "sloppy_quorum: false");
+    assert_ne!(sloppy, strict);
+    let run = |text: &str, seed: u64| {
+        let opts = RunOptions {
+            seed: Some(seed),
+            trace_level: TraceLevel::Off,
+            ..Default::default()
+        };
+        let mut l = registry::load(text, file, &opts).unwrap();
+        l.sim.run_until(l.info.duration);
+        assert!(l.sim.violations().is_empty(), "seed {seed}");
+        let m = l.sim.metrics();
+        (m.counter("writes_acked"), m.counter("stale_reads"))
+    };
+    let mut sloppy_stale = 0;
+    for seed in 0..10 {
+        let (acked_sloppy, stale) = run(sloppy, seed);
+        let (acked_strict, stale_strict) = run(&strict, seed);
+        assert!(
+            acked_sloppy > acked_strict,
+            "seed {seed}: {acked_sloppy} vs {acked_strict}"
+        );
+        assert_eq!(
+            stale_strict, 0,
+            "seed {seed}: a strict quorum read went stale"
+        );
+        sloppy_stale += u64::from(stale > 0);
+    }
+    assert!(
+        sloppy_stale >= 5,
+        "only {sloppy_stale} of 10 sloppy runs had a stale read"
+    );
 }

@@ -20,6 +20,13 @@ pub struct LlConfig {
     /// After a read, the coordinator writes the newest version back to the replicas that
     /// answered with an older one (Dynamo §4.8 "read repair").
     pub read_repair: bool,
+    /// Sloppy quorum (Dynamo §4.6): a write that has not reached W of its N replicas halfway
+    /// through `request_timeout` is also sent to the next nodes of the ring, which keep it as
+    /// a *hint* for the replica it was meant for and count towards W. Writes stay available
+    /// when replicas are unreachable; reads of the preference list may then miss them.
+    pub sloppy_quorum: bool,
+    /// How often a node holding hints tries to hand them off to their replica.
+    pub handoff_interval: SimTime,
     /// BUG: a read answers with the first reply it gets instead of the newest of R replies.
     pub bug_first_reply_wins: bool,
 }
@@ -32,6 +39,8 @@ impl Default for LlConfig {
             w: 2,
             request_timeout: SimTime::from_millis(200),
             read_repair: true,
+            sloppy_quorum: false,
+            handoff_interval: SimTime::from_millis(200),
             bug_first_reply_wins: false,
         }
     }
@@ -52,8 +61,11 @@ impl LlConfig {
                 self.n, self.r, self.w
             ));
         }
-        if self.request_timeout == SimTime::ZERO {
+        if self.request_timeout < SimTime::from_micros(2) {
             return Err("`request_timeout` must be positive".into());
+        }
+        if self.sloppy_quorum && self.handoff_interval == SimTime::ZERO {
+            return Err("`handoff_interval` must be positive".into());
         }
         Ok(())
     }
@@ -62,7 +74,9 @@ impl LlConfig {
     /// acknowledged before it started (fresh reads, and so read-your-writes). Monotonic reads
     /// are not promised even then: a write that failed after reaching one replica may be seen
     /// by one read and not by the next.
+    /// A sloppy quorum breaks the overlap: a write acknowledged by stand-ins is invisible to
+    /// reads of the preference list until it is handed off.
     pub fn promises_fresh_reads(&self) -> bool {
-        self.r + self.w > self.n
+        self.r + self.w > self.n && !self.sloppy_quorum
     }
 }

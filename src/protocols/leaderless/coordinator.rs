@@ -20,8 +20,13 @@ pub struct Pending {
 #[derive(Clone, Debug, PartialEq)]
 enum Kind {
     Write {
+        key: String,
+        value: String,
         version: Version,
-        acks: usize,
+        /// The preference list, then any stand-ins asked (sloppy quorum).
+        asked: Vec<NodeId>,
+        /// Who has acknowledged.
+        acked: Vec<NodeId>,
     },
     Read {
         key: String,
@@ -54,7 +59,13 @@ impl Leaderless {
                     ctx.now.0,
                     self.stamped * self.nodes as u64 + self.id as u64 + 1,
                 );
-                Kind::Write { version, acks: 0 }
+                Kind::Write {
+                    key: key.clone(),
+                    value: write.clone().unwrap_or_default(),
+                    version,
+                    asked: targets.clone(),
+                    acked: Vec::new(),
+                }
             }
             None => Kind::Read {
                 key: key.clone(),
@@ -71,12 +82,15 @@ impl Leaderless {
             },
         );
         ctx.set_timer(LlTimer::Request(id), self.cfg.request_timeout);
+        if write.is_some() && self.cfg.sloppy_quorum {
+            ctx.set_timer(LlTimer::Sloppy(id), self.cfg.request_timeout.scale(1, 2));
+        }
         for r in targets {
             // The coordinator is one of the replicas: it answers itself at once.
             match (&write, self.pending[&id].kind.clone()) {
                 (Some(value), Kind::Write { version, .. }) if r == self.id => {
                     self.apply(key.clone(), value.clone(), version, ctx);
-                    self.on_write_ack(id, ctx);
+                    self.on_write_ack(r, id, ctx);
                 }
                 (Some(value), Kind::Write { version, .. }) => ctx.send(
                     r,
@@ -85,6 +99,7 @@ impl Leaderless {
                         key: key.clone(),
                         value: value.clone(),
                         version,
+                        hint: None,
                     },
                 ),
                 (None, _) if r == self.id => {
@@ -102,16 +117,27 @@ impl Leaderless {
         }
     }
 
-    pub(super) fn on_write_ack(&mut self, id: u64, ctx: &mut Ctx<Self>) {
+    pub(super) fn on_write_ack(&mut self, from: NodeId, id: u64, ctx: &mut Ctx<Self>) {
         let w = self.cfg.w;
         let Some(p) = self.pending.get_mut(&id) else {
             return;
         };
-        let Kind::Write { version, acks } = &mut p.kind else {
+        let Kind::Write {
+            version,
+            acked,
+            asked,
+            ..
+        } = &mut p.kind
+        else {
             return;
         };
-        *acks += 1;
-        if *acks >= w && !p.answered {
+        if acked.contains(&from) {
+            return;
+        }
+        acked.push(from);
+        let acks = acked.len();
+        p.asked = asked.len();
+        if acks >= w && !p.answered {
             p.answered = true;
             ctx.count("writes_acked", 1);
             ctx.reply_to_client(
@@ -121,8 +147,66 @@ impl Leaderless {
                 },
             );
         }
-        if *acks >= p.asked {
+        if acks >= p.asked {
             self.finish(id, ctx);
+        }
+    }
+
+    /// Sloppy quorum: halfway to the deadline, each replica that has not acknowledged is
+    /// replaced by the next node of the ring not asked yet, which keeps the write as a hint.
+    pub(super) fn on_sloppy_timer(&mut self, id: u64, ctx: &mut Ctx<Self>) {
+        let nodes = self.nodes;
+        let Some(p) = self.pending.get_mut(&id) else {
+            return;
+        };
+        let Kind::Write {
+            key,
+            value,
+            version,
+            asked,
+            acked,
+        } = &mut p.kind
+        else {
+            return;
+        };
+        if p.answered {
+            return;
+        }
+        let missing: Vec<NodeId> = asked
+            .iter()
+            .copied()
+            .filter(|r| !acked.contains(r))
+            .collect();
+        let ring = replicas(key, nodes, nodes);
+        let free: Vec<NodeId> = ring.into_iter().filter(|n| !asked.contains(n)).collect();
+        let mut standins = free.into_iter();
+        let mut sends = Vec::new();
+        for replica in missing {
+            let Some(standin) = standins.next() else {
+                break;
+            };
+            asked.push(standin);
+            sends.push((standin, replica));
+        }
+        p.asked = asked.len();
+        let (key, value, version) = (key.clone(), value.clone(), *version);
+        for (standin, replica) in sends {
+            ctx.count("hinted_writes", 1);
+            if standin == self.id {
+                self.keep_hint(replica, key.clone(), value.clone(), version, ctx);
+                self.on_write_ack(standin, id, ctx);
+            } else {
+                ctx.send(
+                    standin,
+                    LlMsg::Write {
+                        id,
+                        key: key.clone(),
+                        value: value.clone(),
+                        version,
+                        hint: Some(replica),
+                    },
+                );
+            }
         }
     }
 
@@ -200,6 +284,9 @@ impl Leaderless {
     fn finish(&mut self, id: u64, ctx: &mut Ctx<Self>) {
         self.pending.remove(&id);
         ctx.cancel_timer(LlTimer::Request(id));
+        if self.cfg.sloppy_quorum {
+            ctx.cancel_timer(LlTimer::Sloppy(id));
+        }
     }
 
     pub(super) fn on_request_timeout(&mut self, id: u64, ctx: &mut Ctx<Self>) {

@@ -1,16 +1,18 @@
 //! The messages between a coordinator and the replicas of a key (Dynamo §4.5).
 
 use crate::protocols::storage::Version;
-use crate::sim::Message;
+use crate::sim::{Message, NodeId};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum LlMsg {
-    /// Coordinator → replica: store this version if it is newer than yours.
+    /// Coordinator → replica: store this version if it is newer than yours. With `hint`, the
+    /// receiver is a stand-in (sloppy quorum): it keeps the write for that replica.
     Write {
         id: u64,
         key: String,
         value: String,
         version: Version,
+        hint: Option<NodeId>,
     },
     /// Replica → coordinator: stored (or already had something newer).
     WriteAck { id: u64 },
@@ -27,6 +29,14 @@ pub enum LlMsg {
         value: String,
         version: Version,
     },
+    /// Stand-in → the replica a hinted write was meant for (hinted handoff).
+    Handoff {
+        key: String,
+        value: String,
+        version: Version,
+    },
+    /// Replica → stand-in: stored; the hint can be dropped.
+    HandoffAck { key: String, version: Version },
 }
 
 impl Message for LlMsg {
@@ -37,6 +47,8 @@ impl Message for LlMsg {
             LlMsg::Read { .. } => "Read",
             LlMsg::ReadReply { .. } => "ReadReply",
             LlMsg::Repair { .. } => "Repair",
+            LlMsg::Handoff { .. } => "Handoff",
+            LlMsg::HandoffAck { .. } => "HandoffAck",
         }
     }
     fn label(&self) -> String {
@@ -46,7 +58,11 @@ impl Message for LlMsg {
                 key,
                 value,
                 version,
-            } => format!("#{id} {key}={value}@{version}"),
+                hint,
+            } => match hint {
+                Some(h) => format!("#{id} {key}={value}@{version} (hint for n{})", h + 1),
+                None => format!("#{id} {key}={value}@{version}"),
+            },
             LlMsg::WriteAck { id } => format!("#{id}"),
             LlMsg::Read { id, key } => format!("#{id} {key}"),
             LlMsg::ReadReply { id, value } => match value {
@@ -57,7 +73,13 @@ impl Message for LlMsg {
                 key,
                 value,
                 version,
+            }
+            | LlMsg::Handoff {
+                key,
+                value,
+                version,
             } => format!("{key}={value}@{version}"),
+            LlMsg::HandoffAck { key, version } => format!("{key}@{version}"),
         }
     }
 }

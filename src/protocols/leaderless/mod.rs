@@ -27,8 +27,14 @@
 //! write fails while a replica is unreachable. Monotonic reads are never promised: a write
 //! that reached one replica and then failed may be read once and missed the next time.
 //!
-//! Not modelled yet: sloppy quorums and hinted handoff, anti-entropy with Merkle trees,
-//! vector clocks (versions are totally ordered timestamps).
+//! With `sloppy_quorum` (Dynamo §4.6), a write that has not reached W replicas halfway through
+//! its timeout is also sent to the next nodes of the ring, which store it as a *hint* for the
+//! replica it was meant for, acknowledge it, and hand it off (`Handoff`) once that replica
+//! answers again. Writes stay available across a partition; reads of the preference list miss
+//! them until the handoff, so R + W > N no longer promises fresh reads.
+//!
+//! Not modelled yet: anti-entropy with Merkle trees, vector clocks (versions are totally
+//! ordered timestamps).
 
 mod config;
 mod coordinator;
@@ -57,6 +63,17 @@ pub fn replicas(key: &str, nodes: usize, n: usize) -> Vec<NodeId> {
 pub enum LlTimer {
     /// The coordinator's deadline for request `id`.
     Request(u64),
+    /// Sloppy quorum: halfway to the deadline, a write short of W acks asks stand-ins.
+    Sloppy(u64),
+    /// Stand-ins: time to try handing the hints off again.
+    Handoff,
+}
+
+/// What survives a crash: the replica's data and the hints it holds for others.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LlDurable {
+    pub store: BTreeMap<String, Stored>,
+    pub hints: BTreeMap<(NodeId, String), Stored>,
 }
 
 /// A key's stored value and its version.
@@ -71,6 +88,8 @@ pub struct Leaderless {
     cfg: LlConfig,
     /// The replica's data, persisted on every change.
     store: BTreeMap<String, Stored>,
+    /// Hinted writes held for other replicas (sloppy quorum), by (replica, key).
+    hints: BTreeMap<(NodeId, String), Stored>,
     /// Requests this node coordinates, by id.
     pending: BTreeMap<u64, coordinator::Pending>,
     /// Next request id. Restarts begin at the restart time in microseconds, so a reply to a
@@ -81,12 +100,16 @@ pub struct Leaderless {
 }
 
 impl Leaderless {
-    fn new(cfg: &LlConfig, store: BTreeMap<String, Stored>, ctx: &Ctx<Self>) -> Self {
+    fn new(cfg: &LlConfig, d: &LlDurable, ctx: &mut Ctx<Self>) -> Self {
+        if cfg.sloppy_quorum {
+            ctx.set_timer(LlTimer::Handoff, cfg.handoff_interval);
+        }
         Leaderless {
             id: ctx.id,
             nodes: ctx.nodes,
             cfg: cfg.clone(),
-            store,
+            store: d.store.clone(),
+            hints: d.hints.clone(),
             pending: BTreeMap::new(),
             next_id: ctx.now.0 + 1,
             stamped: 0,
@@ -95,12 +118,52 @@ impl Leaderless {
     pub fn store(&self) -> &BTreeMap<String, Stored> {
         &self.store
     }
+    pub fn hints(&self) -> &BTreeMap<(NodeId, String), Stored> {
+        &self.hints
+    }
+    fn persist(&self, ctx: &mut Ctx<Self>) {
+        ctx.persist(LlDurable {
+            store: self.store.clone(),
+            hints: self.hints.clone(),
+        });
+    }
     /// Replica: keeps `version` of `key` if it is newer than what it has (last writer wins).
     fn apply(&mut self, key: String, value: String, version: Version, ctx: &mut Ctx<Self>) {
         if self.store.get(&key).is_none_or(|(_, v)| *v < version) {
             self.store.insert(key, (value, version));
-            ctx.persist(self.store.clone());
+            self.persist(ctx);
         }
+    }
+
+    /// Stand-in: keeps a write for `replica` until it can be handed off.
+    fn keep_hint(
+        &mut self,
+        replica: NodeId,
+        key: String,
+        value: String,
+        version: Version,
+        ctx: &mut Ctx<Self>,
+    ) {
+        let slot = (replica, key);
+        if self.hints.get(&slot).is_none_or(|(_, v)| *v < version) {
+            self.hints.insert(slot, (value, version));
+            self.persist(ctx);
+        }
+    }
+
+    /// Stand-in: offers every hint to its replica (again, until acknowledged).
+    fn on_handoff_timer(&mut self, ctx: &mut Ctx<Self>) {
+        for ((replica, key), (value, version)) in &self.hints {
+            ctx.send(
+                *replica,
+                LlMsg::Handoff {
+                    key: key.clone(),
+                    value: value.clone(),
+                    version: *version,
+                },
+            );
+        }
+        ctx.set_timer(LlTimer::Handoff, self.cfg.handoff_interval);
     }
 
     fn on_replica_message(&mut self, from: NodeId, msg: LlMsg, ctx: &mut Ctx<Self>) {
@@ -110,9 +173,29 @@ impl Leaderless {
                 key,
                 value,
                 version,
+                hint,
             } => {
-                self.apply(key, value, version, ctx);
+                match hint {
+                    Some(replica) => self.keep_hint(replica, key, value, version, ctx),
+                    None => self.apply(key, value, version, ctx),
+                }
                 ctx.send(from, LlMsg::WriteAck { id });
+            }
+            LlMsg::Handoff {
+                key,
+                value,
+                version,
+            } => {
+                ctx.count("handoffs", 1);
+                self.apply(key.clone(), value, version, ctx);
+                ctx.send(from, LlMsg::HandoffAck { key, version });
+            }
+            LlMsg::HandoffAck { key, version } => {
+                let slot = (from, key);
+                if self.hints.get(&slot).is_some_and(|(_, v)| *v <= version) {
+                    self.hints.remove(&slot);
+                    self.persist(ctx);
+                }
             }
             LlMsg::Repair {
                 key,
@@ -126,7 +209,7 @@ impl Leaderless {
                 let value = self.store.get(&key).cloned();
                 ctx.send(from, LlMsg::ReadReply { id, value });
             }
-            LlMsg::WriteAck { id } => self.on_write_ack(id, ctx),
+            LlMsg::WriteAck { id } => self.on_write_ack(from, id, ctx),
             LlMsg::ReadReply { id, value } => self.on_read_reply(from, id, value, ctx),
         }
     }
@@ -135,31 +218,42 @@ impl Leaderless {
 impl Protocol for Leaderless {
     type Msg = LlMsg;
     type Timer = LlTimer;
-    type Durable = BTreeMap<String, Stored>;
+    type Durable = LlDurable;
     type Config = LlConfig;
 
     const NAME: &'static str = "leaderless";
     const SUMMARY: &'static str =
         "Dynamo-style quorums: any node coordinates, N replicas, R and W, read repair";
-    const MESSAGE_KINDS: &'static [&'static str] =
-        &["Write", "WriteAck", "Read", "ReadReply", "Repair"];
+    const MESSAGE_KINDS: &'static [&'static str] = &[
+        "Write",
+        "WriteAck",
+        "Read",
+        "ReadReply",
+        "Repair",
+        "Handoff",
+        "HandoffAck",
+    ];
 
     fn validate_config(cfg: &LlConfig, nodes: usize) -> Result<(), String> {
         cfg.validate(nodes)
     }
     fn init(cfg: &LlConfig, ctx: &mut Ctx<Self>) -> Self {
-        Self::new(cfg, BTreeMap::new(), ctx)
+        Self::new(cfg, &LlDurable::default(), ctx)
     }
-    /// The store survives; requests being coordinated are forgotten (their clients time out).
-    fn on_restart(cfg: &LlConfig, durable: &Self::Durable, ctx: &mut Ctx<Self>) -> Self {
-        Self::new(cfg, durable.clone(), ctx)
+    /// The store and the hints survive; requests being coordinated are forgotten (their
+    /// clients time out).
+    fn on_restart(cfg: &LlConfig, durable: &LlDurable, ctx: &mut Ctx<Self>) -> Self {
+        Self::new(cfg, durable, ctx)
     }
     fn on_message(&mut self, from: NodeId, msg: LlMsg, ctx: &mut Ctx<Self>) {
         self.on_replica_message(from, msg, ctx);
     }
     fn on_timer(&mut self, timer: LlTimer, ctx: &mut Ctx<Self>) {
-        let LlTimer::Request(id) = timer;
-        self.on_request_timeout(id, ctx);
+        match timer {
+            LlTimer::Request(id) => self.on_request_timeout(id, ctx),
+            LlTimer::Sloppy(id) => self.on_sloppy_timer(id, ctx),
+            LlTimer::Handoff => self.on_handoff_timer(ctx),
+        }
     }
     fn on_client_request(&mut self, req: ClientRequest, ctx: &mut Ctx<Self>) {
         self.coordinate(req, ctx);
@@ -167,7 +261,8 @@ impl Protocol for Leaderless {
     fn view(&self) -> NodeView {
         let mut v = NodeView::new("replica", Tone::Follower)
             .field("keys", self.store.len())
-            .field("coordinating", self.pending.len());
+            .field("coordinating", self.pending.len())
+            .field("hints", self.hints.len());
         v.entries = self
             .store
             .iter()
@@ -191,7 +286,7 @@ impl Protocol for Leaderless {
         ]
     }
     /// `divergent_keys`: keys whose live replicas do not all hold the same version (read
-    /// repair brings it down).
+    /// repair and hinted handoff bring it down); `hints`: hinted writes held by stand-ins.
     fn gauges(cfg: &LlConfig, states: &[Option<Self>], out: &mut Vec<Gauge>) {
         let mut keys: BTreeMap<&str, ()> = BTreeMap::new();
         for s in states.iter().flatten() {
@@ -215,6 +310,14 @@ impl Protocol for Leaderless {
             node: None,
             value: divergent as f64,
         });
+        if cfg.sloppy_quorum {
+            let hints: usize = states.iter().flatten().map(|s| s.hints.len()).sum();
+            out.push(Gauge {
+                name: "hints",
+                node: None,
+                value: hints as f64,
+            });
+        }
     }
 }
 
