@@ -6,6 +6,7 @@ pub mod commit;
 pub mod gossip;
 pub mod leader_follower;
 pub mod leaderless;
+pub mod multi_leader;
 pub mod multi_paxos;
 pub mod paxos;
 pub mod raft;
@@ -45,4 +46,5 @@ pub const PROTOCOLS: &[ProtocolEntry] = &[
     entry::<three_tier::ThreeTier>(),
     entry::<leader_follower::LeaderFollower>(),
     entry::<leaderless::Leaderless>(),
+    entry::<multi_leader::MultiLeader>(),
 ];

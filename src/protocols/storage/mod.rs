@@ -1,5 +1,5 @@
 //! Client-visible consistency of replicated storage, checked from the client history alone
-//! (shared by the storage protocols: `leader_follower`, and the replication modes after it).
+//! (shared by the storage protocols: `leader_follower`, `leaderless`, `multi_leader`).
 //!
 //! Sources: W. Vogels, "Eventually Consistent" (CACM 52(1), 2009) and D. B. Terry et al.,
 //! "Session Guarantees for Weakly Consistent Replicated Data" (PDIS 1994) for read-your-writes
@@ -24,10 +24,12 @@
 //! anomaly is the lesson, and the count is what a scenario's expectations assert.
 
 pub mod fresh_reads;
+pub mod lost_updates;
 pub mod monotonic_reads;
 pub mod read_your_writes;
 
 pub use fresh_reads::FreshReads;
+pub use lost_updates::LostUpdates;
 pub use monotonic_reads::MonotonicReads;
 pub use read_your_writes::ReadYourWrites;
 
