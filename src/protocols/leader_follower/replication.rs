@@ -117,7 +117,19 @@ impl LeaderFollower {
 
         // The consistency check (Raft's AppendEntries): our entry at prev_index must match.
         if prev_index > self.last_index() || self.epoch_at(prev_index) != prev_epoch {
-            let last = self.last_index().min(prev_index.saturating_sub(1));
+            // Where the leader should start again: our end, or before every entry of the
+            // conflicting epoch (Raft §5.3's optimization: one round trip per epoch, not
+            // per entry).
+            let last = if prev_index > self.last_index() {
+                self.last_index()
+            } else {
+                let bad = self.epoch_at(prev_index);
+                let mut i = prev_index - 1;
+                while i > 0 && self.epoch_at(i) == bad {
+                    i -= 1;
+                }
+                i
+            };
             ctx.send(
                 from,
                 LfMsg::ReplicateAck {
