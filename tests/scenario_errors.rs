@@ -142,13 +142,15 @@ fn every_bundled_scenario_validates_and_has_a_title_and_description() {
         assert!(!l.info.description.is_empty(), "{path} has no description");
         let proto = path.split('/').nth(1).unwrap();
         // Topic folders gather scenarios of several protocols: `compare` (one scenario on
-        // three consensus protocols), `basics` (the systems-of-services foundations) and
-        // `messaging` (queues, logs and streams).
+        // three consensus protocols), `basics` (the systems-of-services foundations),
+        // `messaging` (queues, logs and streams) and `storage` (the replication and
+        // partitioning protocols of the storage guide).
         assert!(
             proto == l.info.protocol
                 || proto == "compare"
                 || proto == "basics"
-                || proto == "messaging",
+                || proto == "messaging"
+                || proto == "storage",
             "{path}: scenarios live in scenarios/<protocol>/ or a topic folder (found protocol {})",
             l.info.protocol
         );

@@ -5,12 +5,16 @@ use crate::registry::{ProtocolEntry, entry};
 pub mod caching;
 pub mod commit;
 pub mod gossip;
+pub mod leader_follower;
+pub mod leaderless;
 pub mod log;
+pub mod multi_leader;
 pub mod multi_paxos;
 pub mod paxos;
 pub mod queue;
 pub mod raft;
 pub mod relay;
+pub mod storage;
 pub mod three_tier;
 pub mod token_ring;
 pub mod zab;
@@ -46,4 +50,7 @@ pub const PROTOCOLS: &[ProtocolEntry] = &[
     entry::<caching::Caching>(),
     entry::<queue::Queue>(),
     entry::<log::Log>(),
+    entry::<leader_follower::LeaderFollower>(),
+    entry::<leaderless::Leaderless>(),
+    entry::<multi_leader::MultiLeader>(),
 ];

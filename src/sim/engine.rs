@@ -1759,6 +1759,13 @@ impl<P: Protocol> Sim<P> {
                 }
             }
         }
+        let mut counts = Vec::new();
+        for inv in &self.invariants {
+            inv.counts(&mut counts);
+        }
+        for (name, total) in counts {
+            self.metrics.counters.insert(name, total);
+        }
         for v in failures {
             let node = v.nodes.first().copied();
             self.record(

@@ -63,6 +63,12 @@ pub trait Invariant<P: Protocol>: Send {
         let _ = network;
         self.check(world)
     }
+    /// Anomalies this checker counts without failing, as `(counter, total so far)`: a stale
+    /// read where the configuration does not promise fresh reads is an outcome to measure,
+    /// not a bug. The engine copies them into the protocol counters after every check.
+    fn counts(&self, out: &mut Vec<(&'static str, u64)>) {
+        let _ = out;
+    }
 }
 
 /// A checker's report: what went wrong, and which nodes show it.
