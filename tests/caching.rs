@@ -113,3 +113,39 @@ fn consistent_hashing_moves_about_one_over_n_plus_one_of_the_keys_over_many_key_
         );
     }
 }
+
+/// The most database reads of the hot key `k0` that the cache had in flight at once.
+fn hot_key_loads_in_flight(path: &str) -> usize {
+    let text = distsim::bundled::get(path).expect("bundled");
+    let mut l = distsim::registry::load(text, path, &Default::default()).unwrap();
+    l.sim.run_until(l.info.duration);
+    let cache = l.info.names.iter().position(|n| n == "cache1").unwrap();
+    let (mut now, mut most) = (0usize, 0usize);
+    for e in l.sim.trace().events() {
+        let distsim::sim::EventKind::Send { msg, label, .. } = &e.kind else {
+            continue;
+        };
+        let label = label.as_deref().unwrap_or("");
+        if *msg == "DbRead" && e.node == Some(cache) && label == "get k0" {
+            now += 1;
+            most = most.max(now);
+        } else if *msg == "Row" && label.starts_with("k0=") {
+            now = now.saturating_sub(1);
+        }
+    }
+    most
+}
+
+#[test]
+fn coalescing_cuts_the_database_reads_of_an_expired_hot_key_to_one() {
+    // Without coalescing, every read that misses while the reload is under way starts its own.
+    let herd = hot_key_loads_in_flight("scenarios/caching/13-stampede.ron");
+    assert!(
+        herd >= 10,
+        "the stampede had at most {herd} loads of k0 at once"
+    );
+    assert_eq!(
+        hot_key_loads_in_flight("scenarios/caching/14-stampede-coalesced.ron"),
+        1
+    );
+}
