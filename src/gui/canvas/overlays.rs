@@ -207,14 +207,18 @@ pub(super) fn draw_log_table(painter: &egui::Painter, rect: Rect, scene: &Scene,
                     egui::StrokeKind::Inside,
                 );
             }
-            let tc = if e.committed { Color32::BLACK } else { c };
-            painter.text(
-                r.center(),
-                Align2::CENTER_CENTER,
-                e.term.to_string(),
-                font(11.0, big),
-                tc,
-            );
+            // A term, epoch or key number fits a box; a clock-based version (a leaderless
+            // write's timestamp) does not, and is told apart by its colour alone.
+            if e.term < 1000 {
+                let tc = if e.committed { Color32::BLACK } else { c };
+                painter.text(
+                    r.center(),
+                    Align2::CENTER_CENTER,
+                    e.term.to_string(),
+                    font(11.0, big),
+                    tc,
+                );
+            }
         }
     }
 }
