@@ -569,22 +569,28 @@ mod tests {
         )
     }
 
-    /// Runs `f` on `c` as node 2 (the cache) and returns the messages it sent.
-    fn with_ctx(
-        c: &mut CacheNode,
-        f: impl FnOnce(&mut CacheNode, &mut Ctx<Caching>),
-    ) -> Vec<(NodeId, CacheMsg)> {
+    /// Runs `f` as node 2 (the cache) of client, app, cache, db; returns what `f` returned
+    /// and the messages sent.
+    fn run<T>(f: impl FnOnce(&mut Ctx<Caching>) -> T) -> (T, Vec<(NodeId, CacheMsg)>) {
         let roles = roles();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let mut out = Vec::new();
-        let mut ctx = Ctx::new(2, 4, SimTime::ZERO, &mut rng, &mut out).with_roles(&roles);
-        f(c, &mut ctx);
-        out.into_iter()
+        let t = f(&mut Ctx::new(2, 4, SimTime::ZERO, &mut rng, &mut out).with_roles(&roles));
+        let sent = out
+            .into_iter()
             .filter_map(|c| match c {
                 Command::Send { to, msg } => Some((to, msg)),
                 _ => None,
             })
-            .collect()
+            .collect();
+        (t, sent)
+    }
+
+    fn with_ctx(
+        c: &mut CacheNode,
+        f: impl FnOnce(&mut CacheNode, &mut Ctx<Caching>),
+    ) -> Vec<(NodeId, CacheMsg)> {
+        run(|ctx| f(c, ctx)).1
     }
 
     fn item(v: &str, wid: u64) -> Item {
@@ -595,11 +601,7 @@ mod tests {
     }
 
     fn cache(cfg: CachingConfig) -> CacheNode {
-        let roles = roles();
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let mut out = Vec::new();
-        let ctx = Ctx::new(2, 4, SimTime::ZERO, &mut rng, &mut out).with_roles(&roles);
-        CacheNode::new(&cfg, &ctx)
+        run(|ctx| CacheNode::new(&cfg, ctx)).0
     }
 
     #[test]
