@@ -10,6 +10,7 @@ pub mod leaderless;
 pub mod log;
 pub mod multi_leader;
 pub mod multi_paxos;
+pub mod partitioned;
 pub mod paxos;
 pub mod queue;
 pub mod raft;
@@ -53,4 +54,5 @@ pub const PROTOCOLS: &[ProtocolEntry] = &[
     entry::<leader_follower::LeaderFollower>(),
     entry::<leaderless::Leaderless>(),
     entry::<multi_leader::MultiLeader>(),
+    entry::<partitioned::Partitioned>(),
 ];

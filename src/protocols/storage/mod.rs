@@ -1,5 +1,6 @@
 //! Client-visible consistency of replicated storage, checked from the client history alone
-//! (shared by the storage protocols: `leader_follower`, `leaderless`, `multi_leader`).
+//! (shared by the storage protocols: `leader_follower`, `leaderless`, `multi_leader`,
+//! `partitioned`).
 //!
 //! Sources: W. Vogels, "Eventually Consistent" (CACM 52(1), 2009) and D. B. Terry et al.,
 //! "Session Guarantees for Weakly Consistent Replicated Data" (PDIS 1994) for read-your-writes

@@ -1,0 +1,312 @@
+//! Partitioning (sharding) of a key-value store, after M. Kleppmann, *Designing
+//! Data-Intensive Applications* (2017), ch. 6 "Partitioning": "Partitioning by Key Range",
+//! "Partitioning by Hash of Key", "Rebalancing Partitions" (why not hash mod N), and Karger et
+//! al., "Consistent Hashing and Random Trees" (STOC 1997).
+//!
+//! ```text
+//!   client ─► router ──Get/Put──► store (the key's owner) ──Value/Written──► router ─► client
+//!               │ rebalancing: MoveOut ─► old owner ─Transfer─► new owner ─Moved─► router
+//!               └──────────────── Release ─► old owner (drops its copies)
+//! ```
+//!
+//! Roles: one `router` (the coordinator: the partition map, request routing, version stamps,
+//! rebalancing) and any number of `store` nodes. `partitioning:` places keys:
+//!
+//! - `Range`: key ranges by the key's number; a range above `split_at` keys splits at its
+//!   median and its lower half moves to the store holding the fewest keys. Sequential keys
+//!   (`keys: (count: N, pick: Sequential)`) all land in the last range: one node takes every
+//!   write however often the ranges split (the hot spot).
+//! - `Hash`: `hash(key) mod n`. A node joining changes n: about n/(n+1) of the keys move.
+//! - `ConsistentHash(vnodes: V)`: a ring with V points per node; a join moves about 1/(n+1).
+//!
+//! A store told `Request("join")` (a timeline `ClientRequest`) asks the router to add it; the
+//! keys whose owner changes move as messages (see [`router`]). Time series: `load` (requests
+//! per second) and `keys` per store, `keys_moved` (so far) and `moved_fraction` (of the keys,
+//! at the last join).
+//!
+//! Checkers, on every event: **No Key Lost** (`no_key_lost.rs`: every acknowledged write is
+//! held by the node the router routes its key to, or is in flight in a transfer to it) and
+//! **Fresh Reads** (the storage family's `storage/fresh_reads.rs`: a read returns every
+//! write acknowledged before it started). Both are promised by every configuration; the bug
+//! switch `bug_route_before_transfer` breaks Fresh Reads during rebalancing.
+//!
+//! Not modelled: replication of each partition (every partition has one copy, persisted on
+//! its node), more than one router, removing nodes, merging ranges.
+
+mod map;
+mod message;
+pub mod no_key_lost;
+pub mod router;
+pub mod store;
+
+pub use map::{Layout, PartitionMap, key_number};
+pub use message::{PartMsg, Stored};
+pub use no_key_lost::NoKeyLost;
+
+use crate::protocols::storage::FreshReads;
+use crate::sim::{
+    ClientRequest, Ctx, Gauge, Invariant, NodeId, NodeView, Protocol, RoleSpec, SimTime,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Load per node is measured over this sliding window.
+pub const WINDOW: SimTime = SimTime::from_millis(1000);
+
+/// `partitioning:` in the config.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Partitioning {
+    Range,
+    #[default]
+    Hash,
+    ConsistentHash {
+        vnodes: u32,
+    },
+}
+
+/// Options of `protocol: "partitioned"`; every field has a default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PartConfig {
+    pub partitioning: Partitioning,
+    /// Only the first this many storage nodes hold keys at the start; the others join when
+    /// sent `Request("join")`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initial_stores: Option<usize>,
+    /// Range partitioning: the initial ranges split key numbers `0..key_space` evenly.
+    pub key_space: u64,
+    /// Range partitioning: a range holding more keys than this splits in two.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub split_at: Option<usize>,
+    /// The router fails a request its owner has not answered within this time.
+    pub request_timeout: SimTime,
+    /// How often unconfirmed moves and transfers are sent again.
+    pub retry: SimTime,
+    /// BUG: the router routes a moving key to its new owner as soon as the move starts,
+    /// before the transfer has arrived: reads there miss acknowledged writes.
+    pub bug_route_before_transfer: bool,
+}
+
+impl Default for PartConfig {
+    fn default() -> Self {
+        PartConfig {
+            partitioning: Partitioning::Hash,
+            initial_stores: None,
+            key_space: 1000,
+            split_at: None,
+            request_timeout: SimTime::from_millis(300),
+            retry: SimTime::from_millis(200),
+            bug_route_before_transfer: false,
+        }
+    }
+}
+
+/// The router's durable state: what survives its crash.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RouterDurable {
+    /// The partition map requests are routed by (outside a rebalancing).
+    pub map: PartitionMap,
+    /// Every key ever written (the keys a rebalancing may have to move).
+    pub keys: BTreeSet<String>,
+    pub rebalance: Option<router::Rebalance>,
+    pub next_move: u64,
+    /// Storage nodes waiting to join.
+    pub queued: Vec<NodeId>,
+    pub keys_moved: u64,
+    /// The fraction of the keys the last join moved.
+    pub moved_fraction: Option<f64>,
+}
+
+impl RouterDurable {
+    /// Where the router sends requests for `key` now.
+    pub fn route(&self, key: &str, bug: bool) -> Option<NodeId> {
+        router::route(&self.map, self.rebalance.as_ref(), key, bug)
+    }
+}
+
+/// A storage node's durable state: its keys and its unreleased outgoing moves.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StoreDurable {
+    pub data: BTreeMap<String, Stored>,
+    pub outgoing: BTreeMap<u64, (NodeId, Vec<String>)>,
+    pub last_move: u64,
+}
+
+/// What survives a crash, by role.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum PartDurable {
+    /// Nothing persisted yet.
+    #[default]
+    Fresh,
+    Router(Box<RouterDurable>),
+    Store(StoreDurable),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PartTimer {
+    /// Router: request `id` got no answer in time.
+    Request(u64),
+    /// Router: resend unconfirmed `MoveOut`s; store: resend unreleased `Transfer`s.
+    Resend,
+}
+
+/// One node: the router or a storage node.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Partitioned {
+    Router(Box<router::RouterNode>),
+    Store(store::StoreNode),
+}
+
+impl Partitioned {
+    fn start(cfg: &PartConfig, d: &PartDurable, ctx: &mut Ctx<Self>) -> Self {
+        if ctx.role(ctx.id) == "router" {
+            let d = match d {
+                PartDurable::Router(r) => (**r).clone(),
+                _ => router::RouterNode::initial(cfg, ctx),
+            };
+            Partitioned::Router(Box::new(router::RouterNode::new(cfg, d, ctx)))
+        } else {
+            let d = match d {
+                PartDurable::Store(s) => s.clone(),
+                _ => StoreDurable::default(),
+            };
+            Partitioned::Store(store::StoreNode::new(cfg, &d, ctx))
+        }
+    }
+}
+
+impl Protocol for Partitioned {
+    type Msg = PartMsg;
+    type Timer = PartTimer;
+    type Durable = PartDurable;
+    type Config = PartConfig;
+
+    const NAME: &'static str = "partitioned";
+    const SUMMARY: &'static str =
+        "a sharded key-value store: range, hash mod N, consistent hashing, rebalancing as messages";
+    const MESSAGE_KINDS: &'static [&'static str] = &[
+        "Get", "Put", "Value", "Written", "Join", "MoveOut", "Transfer", "Moved", "Release",
+    ];
+    const ROLES: &'static [RoleSpec] = &[
+        RoleSpec::new(
+            "router",
+            1,
+            1,
+            "routes requests by the partition map, runs rebalancing",
+        ),
+        RoleSpec::new(
+            "store",
+            1,
+            usize::MAX,
+            "storage nodes, each owning partitions",
+        ),
+    ];
+
+    fn validate_config(cfg: &PartConfig, _nodes: usize) -> Result<(), String> {
+        if let Partitioning::ConsistentHash { vnodes } = cfg.partitioning
+            && !(1..=10_000).contains(&vnodes)
+        {
+            return Err(format!("vnodes must be 1 to 10000, got {vnodes}"));
+        }
+        if cfg.key_space == 0 || cfg.key_space > 1_000_000_000 {
+            return Err(format!(
+                "key_space must be 1 to 1000000000, got {}",
+                cfg.key_space
+            ));
+        }
+        if cfg.split_at == Some(0) || cfg.split_at.is_some_and(|s| s > 1_000_000) {
+            return Err("split_at must be 1 to 1000000 keys".into());
+        }
+        if cfg.split_at.is_some() && cfg.partitioning != Partitioning::Range {
+            return Err("split_at belongs to `partitioning: Range`".into());
+        }
+        if cfg.request_timeout == SimTime::ZERO || cfg.retry == SimTime::ZERO {
+            return Err("request_timeout and retry must be longer than 0".into());
+        }
+        Ok(())
+    }
+
+    fn init(cfg: &PartConfig, ctx: &mut Ctx<Self>) -> Self {
+        Self::start(cfg, &PartDurable::Fresh, ctx)
+    }
+
+    /// Storage nodes keep their keys and their unreleased moves; the router keeps its map,
+    /// its key set and the rebalancing in progress, and forgets requests in flight (their
+    /// clients time out).
+    fn on_restart(cfg: &PartConfig, durable: &PartDurable, ctx: &mut Ctx<Self>) -> Self {
+        Self::start(cfg, durable, ctx)
+    }
+
+    fn on_message(&mut self, from: NodeId, msg: PartMsg, ctx: &mut Ctx<Self>) {
+        match self {
+            Partitioned::Router(r) => r.on_message(from, msg, ctx),
+            Partitioned::Store(s) => s.on_message(from, msg, ctx),
+        }
+    }
+
+    fn on_timer(&mut self, timer: PartTimer, ctx: &mut Ctx<Self>) {
+        match (self, timer) {
+            (Partitioned::Router(r), PartTimer::Request(id)) => r.on_request_timeout(id, ctx),
+            (Partitioned::Router(r), PartTimer::Resend) => r.on_resend(ctx),
+            (Partitioned::Store(s), PartTimer::Resend) => s.on_resend(ctx),
+            (Partitioned::Store(_), PartTimer::Request(_)) => {}
+        }
+    }
+
+    fn on_client_request(&mut self, req: ClientRequest, ctx: &mut Ctx<Self>) {
+        match self {
+            Partitioned::Router(r) => r.on_client_request(req, ctx),
+            Partitioned::Store(s) => s.on_admin(req, ctx),
+        }
+    }
+
+    fn view(&self) -> NodeView {
+        match self {
+            Partitioned::Router(r) => r.view(),
+            Partitioned::Store(s) => s.view(),
+        }
+    }
+
+    fn invariants(cfg: &PartConfig, _nodes: usize) -> Vec<Box<dyn Invariant<Self>>> {
+        vec![
+            Box::new(NoKeyLost::new(cfg.bug_route_before_transfer)),
+            Box::new(FreshReads::new(true)),
+        ]
+    }
+
+    /// `load` and `keys` per storage node; `keys_moved` so far and the `moved_fraction` of
+    /// the last join, from the router.
+    fn gauges_at(_cfg: &PartConfig, at: SimTime, states: &[Option<Self>], out: &mut Vec<Gauge>) {
+        for (node, s) in states.iter().enumerate() {
+            match s {
+                Some(Partitioned::Store(s)) => {
+                    out.push(Gauge {
+                        name: "load",
+                        node: Some(node),
+                        value: s.load(at),
+                    });
+                    out.push(Gauge {
+                        name: "keys",
+                        node: Some(node),
+                        value: s.data.len() as f64,
+                    });
+                }
+                Some(Partitioned::Router(r)) => {
+                    out.push(Gauge {
+                        name: "keys_moved",
+                        node: None,
+                        value: r.d.keys_moved as f64,
+                    });
+                    if let Some(f) = r.d.moved_fraction {
+                        out.push(Gauge {
+                            name: "moved_fraction",
+                            node: None,
+                            value: f,
+                        });
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+}
