@@ -133,8 +133,10 @@ impl Broker {
         match msg {
             StreamMsg::Publish { msg_id } => self.publish(from, msg_id, cfg, ctx),
             StreamMsg::Subscribe => {
-                if !self.disk.consumers.contains_key(&from) {
-                    self.disk.consumers.insert(from, DurableConsumer::default());
+                if let std::collections::btree_map::Entry::Vacant(e) =
+                    self.disk.consumers.entry(from)
+                {
+                    e.insert(DurableConsumer::default());
                     ctx.note(format!(
                         "durable consumer {} created",
                         crate::protocols::queue::name(ctx, from)
