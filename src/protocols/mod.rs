@@ -16,6 +16,7 @@ pub mod queue;
 pub mod raft;
 pub mod relay;
 pub mod storage;
+pub mod stream;
 pub mod three_tier;
 pub mod token_ring;
 pub mod zab;
@@ -51,6 +52,7 @@ pub const PROTOCOLS: &[ProtocolEntry] = &[
     entry::<caching::Caching>(),
     entry::<queue::Queue>(),
     entry::<log::Log>(),
+    entry::<stream::Stream>(),
     entry::<leader_follower::LeaderFollower>(),
     entry::<leaderless::Leaderless>(),
     entry::<multi_leader::MultiLeader>(),

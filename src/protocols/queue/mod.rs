@@ -34,10 +34,10 @@ mod message;
 mod producer;
 
 pub use broker::{Broker, Disk, Stored, Unacked};
-pub use config::{Delivery, QueueConfig};
+pub use config::{Delivery, MAX_COUNT, QueueConfig};
 pub use consumer::Consumer;
 pub use message::{MsgId, QueueMsg, Tag};
-pub use producer::{Producer, ProducerLog};
+pub use producer::{Producer, ProducerLog, unique_id};
 
 use crate::sim::{
     ClientRequest, Ctx, EntryView, Gauge, Invariant, NodeId, NodeView, Protocol, RoleSpec, Tone,
@@ -109,7 +109,8 @@ pub struct Queue {
 }
 
 /// A node's name as `Roles([...])` gives it: its role and its rank in that role (`consumer2`).
-pub fn name(ctx: &Ctx<Queue>, n: NodeId) -> String {
+/// Generic over the protocol: the `stream` protocol names its nodes the same way.
+pub fn name<P: Protocol>(ctx: &Ctx<P>, n: NodeId) -> String {
     let role = ctx.role(n);
     let rank = ctx.nodes_of(role).iter().position(|&m| m == n).unwrap_or(0);
     format!("{role}{}", rank + 1)

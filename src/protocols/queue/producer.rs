@@ -9,7 +9,7 @@
 use super::config::QueueConfig;
 use super::message::{MsgId, QueueMsg};
 use super::{Queue, QueueDurable, QueueTimer};
-use crate::sim::{ClientRef, ClientReply, ClientRequest, Ctx};
+use crate::sim::{ClientRef, ClientReply, ClientRequest, Ctx, Protocol};
 use rand::Rng;
 use std::collections::BTreeMap;
 
@@ -41,6 +41,17 @@ pub struct Producer {
     pub failed: u64,
 }
 
+/// The id of a producer's next message, unique over the run without coordination: the
+/// `next`th message of producer `index` (of `producers`) is `next * producers + index`.
+/// Advances `next`, which the caller keeps on disk so that ids stay unique across restarts.
+pub fn unique_id<P: Protocol>(next: &mut u64, ctx: &Ctx<P>) -> MsgId {
+    let producers = ctx.nodes_of("producer");
+    let index = producers.iter().position(|&p| p == ctx.id).unwrap_or(0) as u64;
+    let id = *next * producers.len().max(1) as u64 + index;
+    *next += 1;
+    id
+}
+
 impl Producer {
     pub fn start(log: ProducerLog) -> Self {
         Producer {
@@ -55,10 +66,7 @@ impl Producer {
         cfg: &QueueConfig,
         ctx: &mut Ctx<Queue>,
     ) {
-        let producers = ctx.nodes_of("producer");
-        let index = producers.iter().position(|&p| p == ctx.id).unwrap_or(0) as u64;
-        let id = self.log.next * producers.len().max(1) as u64 + index;
-        self.log.next += 1;
+        let id = unique_id(&mut self.log.next, ctx);
         ctx.persist(QueueDurable::producer(self.log.clone()));
         let poison =
             cfg.poison_probability > 0.0 && ctx.rng().random::<f64>() < cfg.poison_probability;

@@ -21,7 +21,7 @@ pub use at_most_once::AtMostOnce;
 pub use no_confirmed_loss::NoConfirmedMessageLost;
 
 use super::{Delivery, Queue, QueueConfig};
-use crate::sim::{Invariant, NodeId, World};
+use crate::sim::{Invariant, NodeId, Protocol, World};
 
 /// The checkers of the promise `cfg` makes.
 pub fn all(cfg: &QueueConfig, nodes: usize) -> Vec<Box<dyn Invariant<Queue>>> {
@@ -34,24 +34,36 @@ pub fn all(cfg: &QueueConfig, nodes: usize) -> Vec<Box<dyn Invariant<Queue>>> {
     }
 }
 
-/// Node names learnt from live states (a crashed node keeps the name it had).
+/// A protocol state that knows its node's name (`consumer2`), for checkers' explanations.
+pub(crate) trait Named {
+    fn node_name(&self) -> &str;
+}
+
+impl Named for Queue {
+    fn node_name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Node names learnt from live states (a crashed node keeps the name it had). Shared with the
+/// `stream` protocol's checkers.
 #[derive(Clone, Debug, Default)]
-struct Names(Vec<Option<String>>);
+pub(crate) struct Names(Vec<Option<String>>);
 
 impl Names {
-    fn new(nodes: usize) -> Self {
+    pub(crate) fn new(nodes: usize) -> Self {
         Names(vec![None; nodes])
     }
-    fn learn(&mut self, w: &World<Queue>) {
+    pub(crate) fn learn<P: Protocol + Named>(&mut self, w: &World<P>) {
         for n in w.changed() {
             if self.0[n].is_none()
                 && let Some(s) = &w.states[n]
             {
-                self.0[n] = Some(s.name.clone());
+                self.0[n] = Some(s.node_name().to_string());
             }
         }
     }
-    fn of(&self, n: NodeId) -> String {
+    pub(crate) fn of(&self, n: NodeId) -> String {
         self.0[n].clone().unwrap_or_else(|| format!("n{}", n + 1))
     }
 }
