@@ -6,66 +6,12 @@
 //!    faults heal, every partition is read to its end with no offset skipped;
 //! 4. the chaos scenario with each bug switch on is caught on every seed tried.
 
-use distsim::bundled::BUNDLED;
 use distsim::registry::{self, RunOptions};
-use distsim::scenario;
 use distsim::testing::assert_sweep_passes;
-
-fn log_scenarios() -> Vec<(&'static str, &'static str)> {
-    BUNDLED
-        .iter()
-        .filter(|(p, t)| p.starts_with("scenarios/messaging/") && t.contains("protocol: \"log\""))
-        .copied()
-        .collect()
-}
 
 #[test]
 fn every_bundled_log_scenario_meets_its_expectations() {
-    let all = log_scenarios();
-    assert!(
-        all.len() >= 8,
-        "expected the lesson set, found {}",
-        all.len()
-    );
-    for (path, text) in all {
-        let mut l =
-            registry::load(text, path, &RunOptions::default()).unwrap_or_else(|e| panic!("{e}"));
-        assert!(
-            l.info.title.starts_with("Level "),
-            "{path}: {}",
-            l.info.title
-        );
-        l.sim.run_until(l.info.duration);
-        let results = scenario::evaluate(&l.info.expect, l.sim.as_ref());
-        let failed: Vec<String> = results
-            .iter()
-            .filter(|r| !r.passed)
-            .map(|r| format!("{} ({})", r.expectation, r.detail))
-            .collect();
-        assert!(
-            failed.is_empty(),
-            "{path}: {failed:?}\n  reproduce: distsim run {path}"
-        );
-        let expects_violation = l
-            .info
-            .expect
-            .iter()
-            .any(|e| matches!(e, scenario::Expectation::Violation(_)));
-        if !expects_violation {
-            assert!(
-                l.sim.violations().is_empty(),
-                "{path}: {:?}",
-                l.sim.violations()
-            );
-        }
-        assert!(
-            l.info
-                .timeline
-                .iter()
-                .any(|(_, a)| matches!(a, distsim::sim::Action::Caption(_))),
-            "{path}: no captions"
-        );
-    }
+    distsim::testing::assert_lesson_scenarios_pass("scenarios/messaging/", "log", 8);
 }
 
 #[test]

@@ -8,67 +8,12 @@
 //! 4. the chaos sweep with an at-least-once bug switch on is caught, by the promise's checker,
 //!    on every seed tried.
 
-use distsim::bundled::BUNDLED;
 use distsim::registry::{self, RunOptions};
-use distsim::scenario;
 use distsim::testing::assert_sweep_passes;
-
-fn queue_scenarios() -> Vec<(&'static str, &'static str)> {
-    BUNDLED
-        .iter()
-        .filter(|(p, t)| p.starts_with("scenarios/messaging/") && t.contains("protocol: \"queue\""))
-        .copied()
-        .collect()
-}
 
 #[test]
 fn every_bundled_queue_scenario_meets_its_expectations() {
-    let all = queue_scenarios();
-    assert!(
-        all.len() >= 10,
-        "expected the lesson set, found {}",
-        all.len()
-    );
-    for (path, text) in all {
-        let mut l =
-            registry::load(text, path, &RunOptions::default()).unwrap_or_else(|e| panic!("{e}"));
-        assert!(
-            l.info.title.starts_with("Level "),
-            "{path}: {}",
-            l.info.title
-        );
-        assert!(!l.info.description.is_empty(), "{path}");
-        l.sim.run_until(l.info.duration);
-        let results = scenario::evaluate(&l.info.expect, l.sim.as_ref());
-        let failed: Vec<String> = results
-            .iter()
-            .filter(|r| !r.passed)
-            .map(|r| format!("{} ({})", r.expectation, r.detail))
-            .collect();
-        assert!(
-            failed.is_empty(),
-            "{path}: {failed:?}\n  reproduce: distsim run {path}"
-        );
-        let expects_violation = l
-            .info
-            .expect
-            .iter()
-            .any(|e| matches!(e, scenario::Expectation::Violation(_)));
-        if !expects_violation {
-            assert!(
-                l.sim.violations().is_empty(),
-                "{path}: {:?}\n  reproduce: distsim run {path}",
-                l.sim.violations()
-            );
-        }
-        let captions = l
-            .info
-            .timeline
-            .iter()
-            .filter(|(_, a)| matches!(a, distsim::sim::Action::Caption(_)))
-            .count();
-        assert!(captions > 0, "{path}: no captions");
-    }
+    distsim::testing::assert_lesson_scenarios_pass("scenarios/messaging/", "queue", 10);
 }
 
 #[test]

@@ -6,69 +6,12 @@
 //!    faults heal every consumer has applied every sequence (the scenario's expectations);
 //! 4. the chaos sweep with each bug switch on is caught, by its checker, on every seed tried.
 
-use distsim::bundled::BUNDLED;
 use distsim::registry::{self, RunOptions};
-use distsim::scenario;
 use distsim::testing::assert_sweep_passes;
-
-fn stream_scenarios() -> Vec<(&'static str, &'static str)> {
-    BUNDLED
-        .iter()
-        .filter(|(p, t)| {
-            p.starts_with("scenarios/messaging/") && t.contains("protocol: \"stream\"")
-        })
-        .copied()
-        .collect()
-}
 
 #[test]
 fn every_bundled_stream_scenario_meets_its_expectations() {
-    let all = stream_scenarios();
-    assert!(
-        all.len() >= 4,
-        "expected the lesson set, found {}",
-        all.len()
-    );
-    for (path, text) in all {
-        let mut l =
-            registry::load(text, path, &RunOptions::default()).unwrap_or_else(|e| panic!("{e}"));
-        assert!(
-            l.info.title.starts_with("Level "),
-            "{path}: {}",
-            l.info.title
-        );
-        assert!(!l.info.description.is_empty(), "{path}");
-        l.sim.run_until(l.info.duration);
-        let results = scenario::evaluate(&l.info.expect, l.sim.as_ref());
-        let failed: Vec<String> = results
-            .iter()
-            .filter(|r| !r.passed)
-            .map(|r| format!("{} ({})", r.expectation, r.detail))
-            .collect();
-        assert!(
-            failed.is_empty(),
-            "{path}: {failed:?}\n  reproduce: distsim run {path}"
-        );
-        let expects_violation = l
-            .info
-            .expect
-            .iter()
-            .any(|e| matches!(e, scenario::Expectation::Violation(_)));
-        if !expects_violation {
-            assert!(
-                l.sim.violations().is_empty(),
-                "{path}: {:?}\n  reproduce: distsim run {path}",
-                l.sim.violations()
-            );
-        }
-        assert!(
-            l.info
-                .timeline
-                .iter()
-                .any(|(_, a)| matches!(a, distsim::sim::Action::Caption(_))),
-            "{path}: no captions"
-        );
-    }
+    distsim::testing::assert_lesson_scenarios_pass("scenarios/messaging/", "stream", 4);
 }
 
 fn run(text: &str, path: &str) -> (Vec<String>, u64, u64) {
