@@ -199,6 +199,47 @@ pub struct RunArgs {
     pub keep_events: Option<usize>,
     /// Write every time series to this file as tidy CSV (`time_s,series,node,value`).
     pub metrics: Option<String>,
+    /// `(kind, file)` pairs: `history` (JSON Lines) or `edn` (a Jepsen history).
+    pub export: Vec<(String, String)>,
+}
+
+/// The export kinds `run --export KIND FILE` knows.
+const EXPORT_KINDS: &[&str] = &["history", "edn"];
+
+type ExportFile<'a> = (&'a str, &'a str, std::io::BufWriter<std::fs::File>);
+
+/// Checks the kinds and creates the files before the run, so bad input is refused at once.
+fn open_exports(export: &[(String, String)]) -> Result<Vec<ExportFile<'_>>, String> {
+    let mut files = Vec::new();
+    for (kind, path) in export {
+        if !EXPORT_KINDS.contains(&kind.as_str()) {
+            return Err(format!(
+                "unknown export kind `{kind}`: expected one of {}",
+                EXPORT_KINDS.join(", ")
+            ));
+        }
+        let f = std::fs::File::create(path)
+            .map_err(|e| format!("cannot write the {kind} export to {path}: {e}"))?;
+        files.push((kind.as_str(), path.as_str(), std::io::BufWriter::new(f)));
+    }
+    Ok(files)
+}
+
+fn write_exports(
+    files: &mut [ExportFile<'_>],
+    sim: &dyn crate::sim::dynsim::DynSim,
+) -> Result<(), String> {
+    use std::io::Write as _;
+    for (kind, path, out) in files {
+        let written = match *kind {
+            "history" => crate::export::history_jsonl(sim.history(), sim.names(), out),
+            _ => crate::export::history_edn(sim.history(), out),
+        };
+        written
+            .and_then(|_| out.flush())
+            .map_err(|e| format!("writing the {kind} export to {path} failed: {e}"))?;
+    }
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -370,6 +411,13 @@ pub fn run(args: RunArgs) -> i32 {
         },
         None => None,
     };
+    let mut export_files = match open_exports(&args.export) {
+        Ok(f) => f,
+        Err(m) => {
+            errln!("error: {m}");
+            return EXIT_BAD_INPUT;
+        }
+    };
     let until = match args.until {
         Some(u) if u > info.duration => {
             errln!(
@@ -394,6 +442,10 @@ pub fn run(args: RunArgs) -> i32 {
             errln!("error: writing the metrics to {path} failed: {e}");
             return EXIT_BAD_INPUT;
         }
+    }
+    if let Err(m) = write_exports(&mut export_files, sim.as_ref()) {
+        errln!("error: {m}");
+        return EXIT_BAD_INPUT;
     }
     let expectations = judge(&info.expect, sim.as_ref());
     // A violation fails the run unless the scenario expects one (a bug-variant demonstration).

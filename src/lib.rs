@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod bundled;
 pub mod cli;
+pub mod export;
 #[cfg(feature = "gui")]
 pub mod gui;
 pub mod protocols;

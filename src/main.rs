@@ -67,6 +67,11 @@ enum Command {
         /// to this file as tidy CSV: time_s,series,node,value.
         #[arg(long, value_name = "FILE")]
         metrics: Option<String>,
+        /// Write the client history for other tools: `history FILE` (JSON Lines, one
+        /// operation per line) or `edn FILE` (a Jepsen history, for Knossos or Porcupine).
+        /// Repeatable.
+        #[arg(long, num_args = 2, value_names = ["KIND", "FILE"], action = clap::ArgAction::Append)]
+        export: Vec<String>,
     },
     /// Run a seed sweep in parallel and report every seed that violates an invariant, misses
     /// an expectation or hits the step limit, with the command that reproduces it.
@@ -108,6 +113,10 @@ enum Command {
         /// Run the hand-written reference loop instead of the engine.
         #[arg(long)]
         baseline: bool,
+        /// Instead: check a random linearizable history of this many get/put/cas operations
+        /// on 4 keys (8 clients) and print the time the linearizability checker took.
+        #[arg(long)]
+        history: Option<usize>,
     },
 }
 
@@ -134,6 +143,7 @@ fn main() {
             events,
             keep_events,
             metrics,
+            export,
         }) => cli::run(cli::RunArgs {
             file,
             seed,
@@ -143,6 +153,10 @@ fn main() {
             events,
             keep_events,
             metrics,
+            export: export
+                .chunks(2)
+                .map(|p| (p[0].clone(), p[1].clone()))
+                .collect(),
         }),
         Some(Command::Check {
             file,
@@ -153,10 +167,17 @@ fn main() {
         Some(Command::Validate { files }) => cli::validate(&files),
         Some(Command::List) => cli::list(),
         Some(Command::Bench {
+            history: Some(ops), ..
+        }) => {
+            println!("{}", distsim::bench::linearizability(ops));
+            cli::EXIT_OK
+        }
+        Some(Command::Bench {
             nodes,
             deliveries,
             trace,
             baseline,
+            history: None,
         }) => {
             if !(2..=distsim::scenario::MAX_NODES).contains(&nodes) {
                 eprintln!(

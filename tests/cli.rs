@@ -545,3 +545,91 @@ fn metrics_are_written_as_tidy_csv_and_summarised_in_json() {
     assert!(err.contains("cannot write the metrics"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--export history` and `--export edn` write the client operations; the JSON lines hold
+/// enough to check the run again outside (here: with the project's own checker).
+#[test]
+fn exported_histories_can_be_checked_again_outside() {
+    let dir = std::env::temp_dir().join(format!("distsim-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (jsonl, edn) = (dir.join("h.jsonl"), dir.join("h.edn"));
+    let file = "scenarios/raft/bug-stale-reads-at-followers.ron";
+    let (code, out, err) = distsim(&[
+        "run",
+        file,
+        "--format",
+        "json",
+        "--export",
+        "history",
+        jsonl.to_str().unwrap(),
+        "--export",
+        "edn",
+        edn.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let invoked = report["clients"]["invoked"].as_u64().unwrap() as usize;
+    let text = std::fs::read_to_string(&jsonl).unwrap();
+    let mut entries = Vec::new();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        entries.push(entry_of(&v));
+    }
+    assert_eq!(entries.len(), invoked);
+    let history = distsim::sim::History { entries };
+    let e = distsim::sim::linearizability::check(&history).expect_err("stale reads");
+    assert!(e.ops.len() >= 2, "{}", e.explanation);
+    // Jepsen form: one invocation and one completion per get/put/cas.
+    let edn_text = std::fs::read_to_string(&edn).unwrap();
+    let invokes = edn_text.matches(":type :invoke").count();
+    assert_eq!(invokes, invoked);
+    assert_eq!(edn_text.lines().count(), 2 * invoked);
+    // Bad kinds and unwritable files are refused before running.
+    let (code, _, err) = distsim(&["run", file, "--export", "shiviz", "x.log"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("expected one of history, edn"), "{err}");
+    let (code, _, err) = distsim(&["run", file, "--export", "edn", "/nonexistent/dir/x"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("cannot write the edn export"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn entry_of(v: &serde_json::Value) -> distsim::sim::HistoryEntry {
+    use distsim::sim::{Op, Outcome, SimTime};
+    let s = |f: &str| v[f].as_str().map(str::to_string);
+    let key = s("key").unwrap_or_default();
+    let op = match v["op"].as_str().unwrap() {
+        "get" => Op::Get { key },
+        "put" => Op::Put {
+            key,
+            value: s("value").unwrap(),
+        },
+        "cas" => Op::Cas {
+            key,
+            from: s("expected"),
+            to: s("value").unwrap(),
+        },
+        _ => Op::Request(s("value").unwrap()),
+    };
+    let outcome = match v["outcome"].as_str().unwrap() {
+        "ok" => Some(Outcome::Ok { value: s("result") }),
+        "compare_failed" => Some(Outcome::CompareFailed {
+            current: s("result"),
+        }),
+        "fail" => Some(Outcome::Fail {
+            reason: s("reason").unwrap(),
+        }),
+        "timeout" => Some(Outcome::Timeout),
+        _ => None,
+    };
+    distsim::sim::HistoryEntry {
+        client: v["client"].as_u64().unwrap() as u32,
+        seq: v["seq"].as_u64().unwrap(),
+        op,
+        invoked_at: SimTime(v["invoke_us"].as_u64().unwrap()),
+        returned_at: v["return_us"].as_u64().map(SimTime),
+        outcome,
+        attempts: v["attempts"].as_u64().unwrap() as u32,
+        node: None,
+    }
+}

@@ -1141,6 +1141,29 @@ fn every_bundled_raft_scenario_meets_its_expectations() {
     }
 }
 
+/// §8: "with no additional measures, this would run the risk of returning stale data". A
+/// follower answering reads breaks no log invariant; only the client history shows it.
+#[test]
+fn stale_reads_at_followers_are_caught_by_linearizability_alone() {
+    let path = "scenarios/raft/bug-stale-reads-at-followers.ron";
+    let text = distsim::bundled::get(path).expect("bundled");
+    for seed in 1..=5 {
+        let opts = RunOptions {
+            seed: Some(seed),
+            ..Default::default()
+        };
+        let mut l = registry::load(text, path, &opts).unwrap();
+        l.sim.run_until(l.info.duration);
+        let names: Vec<&str> = l
+            .sim
+            .violations()
+            .iter()
+            .map(|v| v.invariant.as_str())
+            .collect();
+        assert_eq!(names, ["Linearizability"], "seed {seed}");
+    }
+}
+
 #[test]
 fn each_bug_scenario_is_safe_once_its_switch_is_off() {
     for (file, switch) in [
@@ -1148,6 +1171,7 @@ fn each_bug_scenario_is_safe_once_its_switch_is_off() {
         ("bug-forget-vote", "forget_vote_on_restart"),
         ("bug-skip-up-to-date", "skip_up_to_date_check"),
         ("bug-no-conflict-truncation", "no_conflict_truncation"),
+        ("bug-stale-reads-at-followers", "stale_reads_at_followers"),
     ] {
         let path = format!("scenarios/raft/{file}.ron");
         let text = distsim::bundled::get(&path).unwrap_or_else(|| panic!("{path} is bundled"));
@@ -1289,6 +1313,7 @@ fn each_bug_is_found_by_its_sweep_within_300_seeds() {
             "no-conflict-truncation",
             &["Log Matching", "State Machine Safety"][..],
         ),
+        ("stale-reads-at-followers", &["Linearizability"][..]),
     ] {
         let path = format!("scenarios/raft/sweeps/{file}.ron");
         let text = distsim::bundled::get(&path).expect("bundled");

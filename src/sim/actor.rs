@@ -68,6 +68,13 @@ pub trait Protocol: Sized + Clone + Send + 'static {
     fn invariants(_cfg: &Self::Config, _nodes: usize) -> Vec<Box<dyn Invariant<Self>>> {
         Vec::new()
     }
+    /// Whether this configuration promises linearizable get / put / cas to clients. If so,
+    /// the client history is checked against a register per key when the run reaches its
+    /// end ([`crate::sim::linearizability`]), and a failure is the `Linearizability`
+    /// violation.
+    fn linearizable(_cfg: &Self::Config) -> bool {
+        false
+    }
     /// Time series computed over all nodes at each metrics sample (gossip's informed
     /// fraction, each Raft node's commit index): `(name, node or None, value)`.
     fn gauges(_cfg: &Self::Config, _states: &[Option<Self>], _out: &mut Vec<Gauge>) {}

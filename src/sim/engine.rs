@@ -36,6 +36,7 @@ use crate::sim::client::{
 };
 use crate::sim::control::Action;
 use crate::sim::invariant::{Invariant, Violation, World};
+use crate::sim::linearizability;
 use crate::sim::metrics::Metrics;
 use crate::sim::network::{LinkParams, Network};
 use crate::sim::queue::EventQueue;
@@ -247,6 +248,8 @@ pub struct Sim<P: Protocol> {
     /// Invariants already reported (each is reported once).
     invariant_done: Vec<bool>,
     violations: Vec<Violation>,
+    /// The end-of-run linearizability check ran (it runs once).
+    linearizability_checked: bool,
     views: Vec<NodeView>,
     /// First time each role label was seen on any node (for expectations).
     role_first_seen: BTreeMap<String, SimTime>,
@@ -345,6 +348,7 @@ impl<P: Protocol> Sim<P> {
             invariant_done: vec![false; invariants.len()],
             invariants,
             violations: Vec::new(),
+            linearizability_checked: false,
             views: vec![NodeView::default(); n],
             role_first_seen: BTreeMap::new(),
             recorded: Vec::new(),
@@ -576,6 +580,9 @@ impl<P: Protocol> Sim<P> {
         if !self.step_limit_hit && (self.violations.is_empty() || !self.setup.stop_on_violation) {
             self.sample_before(t);
             self.now = self.now.max(t);
+            if t == self.setup.duration && self.stall.is_none() {
+                self.check_linearizability();
+            }
         }
     }
 
@@ -1717,6 +1724,43 @@ impl<P: Protocol> Sim<P> {
     }
 
     // ---------------------------------------------------------------- invariants
+
+    /// At the end of a complete run, for a configuration that promises linearizability.
+    fn check_linearizability(&mut self) {
+        if self.linearizability_checked || !P::linearizable(&self.setup.config) {
+            return;
+        }
+        self.linearizability_checked = true;
+        let Err(e) = linearizability::check(&self.history) else {
+            return;
+        };
+        let v = Violation {
+            invariant: "Linearizability".to_string(),
+            statement: "Every client operation appears to take effect at one instant between \
+                        its invocation and its response (Herlihy and Wing)"
+                .to_string(),
+            explanation: format!(
+                "no order of these {} operations on key {} respects real time and a register's \
+                 semantics:\n    {}",
+                e.ops.len(),
+                e.key,
+                e.explanation.replace('\n', "\n    ")
+            ),
+            at: self.now,
+            nodes: e.nodes,
+            events: Vec::new(),
+        };
+        let node = v.nodes.first().copied();
+        self.record(
+            node,
+            None,
+            EventKind::Violation {
+                violation: Box::new(v.clone()),
+            },
+            0,
+        );
+        self.violations.push(v);
+    }
 
     fn check_invariants(&mut self, touched: Option<NodeId>) {
         if self.invariants.is_empty() {

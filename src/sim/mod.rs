@@ -8,6 +8,7 @@ pub mod control;
 pub mod dynsim;
 pub mod engine;
 pub mod invariant;
+pub mod linearizability;
 pub mod load;
 pub mod metrics;
 pub mod network;
@@ -21,7 +22,7 @@ pub mod trace;
 pub use actor::{
     Command, Ctx, EntryView, Gauge, Message, NodeId, NodeView, Protocol, TimerView, Tone,
 };
-pub use client::{ClientRef, ClientReply, ClientRequest, Op};
+pub use client::{ClientRef, ClientReply, ClientRequest, History, HistoryEntry, Op, Outcome};
 pub use control::Action;
 pub use engine::{NodeStatus, Sim, SimSetup};
 pub use invariant::{Failure, Invariant, Violation, World};

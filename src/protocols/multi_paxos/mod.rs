@@ -808,6 +808,12 @@ impl Protocol for MultiPaxos {
         v
     }
 
+    /// Every get, put and cas is decided in a slot and answered when applied in slot order, so
+    /// the client history must be linearizable.
+    fn linearizable(_cfg: &MultiPaxosConfig) -> bool {
+        true
+    }
+
     fn invariants(_cfg: &MultiPaxosConfig, nodes: usize) -> Vec<Box<dyn Invariant<Self>>> {
         vec![
             Box::new(invariants::SlotAgreement::new(nodes)),

@@ -44,6 +44,12 @@ pub struct RaftConfig {
     /// differs from the leader's, instead of deleting it and all that follow (Figure 2,
     /// AppendEntries receiver rule 3).
     pub no_conflict_truncation: bool,
+    /// BUG: a follower answers a get from its own state machine instead of redirecting to
+    /// the leader. Its state may lag the leader's commits (§8: "Read-only operations can be
+    /// handled without writing anything into the log. However, with no additional measures,
+    /// this would run the risk of returning stale data"). No log invariant sees it; only the
+    /// client history's linearizability does.
+    pub stale_reads_at_followers: bool,
 }
 
 impl Default for RaftConfig {
@@ -60,6 +66,7 @@ impl Default for RaftConfig {
             forget_vote_on_restart: false,
             skip_up_to_date_check: false,
             no_conflict_truncation: false,
+            stale_reads_at_followers: false,
         }
     }
 }
@@ -113,6 +120,9 @@ impl RaftConfig {
         }
         if self.no_conflict_truncation {
             v.push("no_conflict_truncation");
+        }
+        if self.stale_reads_at_followers {
+            v.push("stale_reads_at_followers");
         }
         v
     }

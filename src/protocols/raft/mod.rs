@@ -550,6 +550,12 @@ impl Protocol for Raft {
         v
     }
 
+    /// Every get, put and cas goes through the log and is answered by the leader that applied it
+    /// (§8), so the client history must be linearizable.
+    fn linearizable(_cfg: &RaftConfig) -> bool {
+        true
+    }
+
     fn invariants(_cfg: &RaftConfig, nodes: usize) -> Vec<Box<dyn Invariant<Self>>> {
         invariants::all(nodes)
     }

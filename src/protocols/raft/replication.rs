@@ -222,6 +222,14 @@ impl Raft {
     /// Client requests: the leader appends the command to its log and replicates it; others
     /// redirect to the leader they know of (§8).
     pub(super) fn handle_client_request(&mut self, req: ClientRequest, ctx: &mut Ctx<Self>) {
+        if self.role != Role::Leader
+            && self.cfg.stale_reads_at_followers
+            && let Op::Get { key } = &req.op
+        {
+            let value = self.kv.get(key).map(str::to_string);
+            ctx.reply_to_client(req.from, ClientReply::Ok { value });
+            return;
+        }
         if self.role != Role::Leader {
             ctx.count("redirects", 1);
             ctx.reply_to_client(

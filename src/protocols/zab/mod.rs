@@ -1182,6 +1182,12 @@ impl Protocol for Zab {
         v
     }
 
+    /// Every get, put and cas is broadcast by the leader and answered on delivery, so the client
+    /// history must be linearizable.
+    fn linearizable(_cfg: &ZabConfig) -> bool {
+        true
+    }
+
     fn invariants(_cfg: &ZabConfig, nodes: usize) -> Vec<Box<dyn Invariant<Self>>> {
         vec![
             Box::new(invariants::PrimaryOrder::new(nodes)),
