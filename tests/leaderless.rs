@@ -398,3 +398,119 @@ fn a_sloppy_quorum_keeps_writes_available_and_gives_up_fresh_reads() {
         "only {sloppy_stale} of 10 sloppy runs had a stale read"
     );
 }
+
+// ------------------------------------------------------------------------ anti-entropy
+
+fn sends(out: &[Command<Leaderless>]) -> Vec<(NodeId, LlMsg)> {
+    out.iter()
+        .filter_map(|c| match c {
+            Command::Send { to, msg } => Some((*to, msg.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn replica_with(id: NodeId, cfg: &LlConfig, keys: &[(&str, u64)]) -> Leaderless {
+    let durable = LlDurable {
+        store: keys
+            .iter()
+            .map(|&(k, v)| (k.to_string(), (format!("v{v}"), Version::new(v, 1))))
+            .collect(),
+        ..Default::default()
+    };
+    step(id, 0, |ctx| Leaderless::on_restart(cfg, &durable, ctx)).0
+}
+
+#[test]
+fn merkle_trees_are_compared_top_down_and_only_the_differing_leaf_is_exchanged() {
+    // Dynamo §4.7: "if the hash values of the root of two trees are equal, then the values of
+    // the leaf nodes in the tree are equal and the nodes require no synchronization. If not,
+    // it implies that the values of some replicas are different. In such cases, the nodes may
+    // exchange the hash values of children and the process continues until it reaches the
+    // leaves of the trees, at which point the hosts can identify the keys that are 'out of
+    // sync'."
+    let cfg = LlConfig {
+        n: 3,
+        anti_entropy_interval: Some(SimTime::from_millis(300)),
+        merkle_leaves: 8,
+        ..Default::default()
+    };
+    let shared: Vec<(&str, u64)> = vec![("k1", 5), ("k2", 5), ("k3", 5), ("k12", 5)];
+    let mut a = replica_with(0, &cfg, &shared);
+    // b missed k3's newer version and never saw k12 (both in leaf 3 and 4 of 8).
+    let mut b = replica_with(1, &cfg, &[("k1", 5), ("k2", 5), ("k3", 2)]);
+    let out = step(0, 300_000, |ctx| a.on_timer(LlTimer::AntiEntropy, ctx)).1;
+    let mut msgs = sends(&out);
+    assert!(
+        matches!(&msgs[..], [(1, LlMsg::TreeHashes { level: 0, hashes })] if hashes.len() == 1)
+    );
+    let mut levels = Vec::new();
+    let (mut at, mut from) = (1, 0);
+    // Ping-pong until the leaves are swapped.
+    for _ in 0..10 {
+        let Some((to, msg)) = msgs.pop() else { break };
+        assert_eq!(to, at);
+        if let LlMsg::TreeHashes { level, hashes } = &msg {
+            levels.push((*level, hashes.len()));
+        }
+        let n = if at == 0 { &mut a } else { &mut b };
+        msgs = sends(&deliver(n, at, from, msg));
+        (at, from) = (from, at);
+    }
+    // Root, then the two children, then only the children of differing nodes: never all 8.
+    assert_eq!(levels[0], (0, 1));
+    assert_eq!(levels[1], (1, 2));
+    assert!(levels.iter().all(|&(_, n)| n <= 4), "{levels:?}");
+    assert_eq!(levels.last().unwrap().0, 3, "down to the leaves");
+    assert_eq!(b.store()["k3"].1, Version::new(5, 1));
+    assert_eq!(b.store()["k12"].1, Version::new(5, 1));
+    assert_eq!(a.store(), b.store());
+    // In sync now: the next comparison stops at the root.
+    let out = step(0, 600_000, |ctx| a.on_timer(LlTimer::AntiEntropy, ctx)).1;
+    let root = sends(&out).remove(0).1;
+    assert!(sends(&deliver(&mut b, 1, 0, root)).is_empty());
+}
+
+#[test]
+fn merkle_leaves_are_validated() {
+    let c = LlConfig {
+        merkle_leaves: 12,
+        ..Default::default()
+    };
+    let e = Leaderless::validate_config(&c, 3).unwrap_err();
+    assert!(e.contains("power of two"), "{e}");
+}
+
+const ANTI_ENTROPY: &str = "scenarios/storage/anti-entropy.ron";
+
+#[test]
+fn anti_entropy_converges_without_reads_and_nothing_else_does() {
+    distsim::testing::assert_sweep_passes(ANTI_ENTROPY, 0..20);
+    let text = distsim::bundled::get(ANTI_ENTROPY).unwrap();
+    for (from, to) in [
+        // Off: nothing reads, so nothing repairs n3.
+        ("anti_entropy_interval: \"300ms\", ", ""),
+        // The bug: keys n3 never had are never copied.
+        (
+            "merkle_leaves: 16)",
+            "merkle_leaves: 16, bug_merkle_ignores_missing: true)",
+        ),
+    ] {
+        let variant = text.replace(from, to);
+        assert_ne!(variant, text);
+        for r in cli::sweep(&variant, ANTI_ENTROPY, 0..10, false).unwrap() {
+            assert!(
+                r.expectations_failed
+                    .iter()
+                    .any(|e| e.contains("divergent_keys over 3.500s")),
+                "{to:?}, seed {}: converged anyway",
+                r.seed
+            );
+        }
+    }
+}
+
+#[test]
+fn every_leaderless_scenario_meets_its_expectations() {
+    distsim::testing::assert_lesson_scenarios_pass("scenarios/storage/", "leaderless", 7);
+}

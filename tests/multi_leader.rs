@@ -1,6 +1,8 @@
 //! Multi-leader replication tests: conflict handling by last-writer-wins and by version
 //! vectors (handler tests quoting DDIA ch. 5), the Lost Updates checker on hand-made
-//! histories, and sweeps: no lost update with synchronised clocks, the bug switch caught.
+//! histories, and sweeps: no lost update with synchronised clocks, the bug switch caught; the
+//! chaos scenario (crashes, partitions, pauses, loss): no violation and the leaders converge,
+//! under both rules, and each bug switch caught there.
 
 use distsim::cli;
 use distsim::protocols::multi_leader::{Conflicts, MlConfig, MlMsg, MultiLeader, Sibling};
@@ -86,7 +88,7 @@ fn last_writer_wins_keeps_the_highest_timestamp_even_when_it_was_written_first()
         }]
     );
     let (_, s2) = client(&mut n2, 1, 1050, put("second"));
-    let [MlMsg::Replicate { key, sibling }] = &s2[..] else {
+    let [MlMsg::Replicate { key, sibling, .. }] = &s2[..] else {
         panic!("{s2:?}")
     };
     assert_eq!(sibling.stamp, Version::new(850_000, 4));
@@ -94,6 +96,7 @@ fn last_writer_wins_keeps_the_highest_timestamp_even_when_it_was_written_first()
         n1.on_message(
             1,
             MlMsg::Replicate {
+                seq: 1,
                 key: key.clone(),
                 sibling: sibling.clone(),
             },
@@ -105,13 +108,14 @@ fn last_writer_wins_keeps_the_highest_timestamp_even_when_it_was_written_first()
         name: "lww_discarded",
         by: 1
     }));
-    let [MlMsg::Replicate { key, sibling }] = &s1[..] else {
+    let [MlMsg::Replicate { key, sibling, .. }] = &s1[..] else {
         panic!()
     };
     step(1, 1100, |ctx| {
         n2.on_message(
             0,
             MlMsg::Replicate {
+                seq: 1,
                 key: key.clone(),
                 sibling: sibling.clone(),
             },
@@ -261,4 +265,115 @@ fn synchronised_clocks_lose_no_update_and_the_cached_clock_bug_is_caught() {
     assert_ne!(fixed, text);
     let results = cli::sweep(&fixed, bug, 0..50, false).unwrap();
     assert!(results.iter().all(|r| r.violation.is_none()));
+}
+
+const CHAOS: &str = "scenarios/storage/multi-leader-chaos.ron";
+
+fn chaos_with(from: &str, to: &str) -> String {
+    let text = distsim::bundled::get(CHAOS).unwrap();
+    let changed = text.replace(from, to);
+    assert_ne!(changed, text, "{from} is not in {CHAOS}");
+    changed
+}
+
+#[test]
+fn the_chaos_sweep_loses_no_update_and_the_leaders_converge() {
+    // The scenario's own expectations include divergent_keys = 0 after the heal.
+    distsim::testing::assert_sweep_passes(CHAOS, 0..40);
+    let vv = chaos_with("conflicts: LastWriterWins", "conflicts: VersionVectors");
+    let results = cli::sweep(&vv, CHAOS, 0..20, false).unwrap();
+    for r in &results {
+        assert!(
+            r.violation.is_none() && r.expectations_failed.is_empty(),
+            "version vectors, seed {}: {:?} {:?}",
+            r.seed,
+            r.violation,
+            r.expectations_failed
+        );
+    }
+}
+
+#[test]
+fn fire_and_forget_replication_never_converges_under_the_chaos() {
+    // Without resending, a Replicate lost to a drop, a crash or a partition is gone: some key
+    // stays divergent after the heal, and the scenario's convergence expectation fails.
+    let text = chaos_with(
+        "resend_interval: \"200ms\")",
+        "resend_interval: \"200ms\", bug_fire_and_forget: true)",
+    );
+    let results = cli::sweep(&text, CHAOS, 0..20, false).unwrap();
+    for r in &results {
+        assert!(r.violation.is_none(), "seed {}: {:?}", r.seed, r.violation);
+        assert!(
+            r.expectations_failed
+                .iter()
+                .any(|e| e.contains("divergent_keys over 5.000s")),
+            "seed {} converged without resending: {:?}",
+            r.seed,
+            r.expectations_failed
+        );
+    }
+}
+
+#[test]
+fn the_chaos_sweep_catches_the_cached_clock() {
+    let text = chaos_with(
+        "resend_interval: \"200ms\")",
+        "resend_interval: \"200ms\", bug_cached_clock: true)",
+    );
+    let results = cli::sweep(&text, CHAOS, 0..20, false).unwrap();
+    let caught = results
+        .iter()
+        .filter(|r| {
+            r.violation
+                .as_ref()
+                .is_some_and(|v| format!("{v:?}").contains("Lost Updates"))
+        })
+        .count();
+    assert!(caught >= 5, "only {caught} of 20 seeds caught the bug");
+}
+
+#[test]
+fn a_lost_replicate_is_sent_again_until_acknowledged_and_applied_once() {
+    // Handler level: n1's write is shipped at once; the resend timer ships it again until n2
+    // acknowledges it; n2 applies the duplicate once and acknowledges its prefix each time.
+    let c = MlConfig::default();
+    let mut n1 = leader(0, &c);
+    let (_, first) = client(&mut n1, 0, 1000, put("3"));
+    assert!(matches!(&first[..], [MlMsg::Replicate { seq: 1, .. }]));
+    let resent = step(0, 1200, |ctx| {
+        n1.on_timer(distsim::protocols::multi_leader::Timer::Resend, ctx)
+    })
+    .1;
+    let again: Vec<&MlMsg> = resent
+        .iter()
+        .filter_map(|c| match c {
+            Command::Send { to: 1, msg } => Some(msg),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(again, vec![&first[0]]);
+    let mut n2 = leader(1, &c);
+    for _ in 0..2 {
+        let out = step(1, 1300, |ctx| n2.on_message(0, first[0].clone(), ctx)).1;
+        assert!(out.contains(&Command::Send {
+            to: 0,
+            msg: MlMsg::ReplicateAck { upto: 1 }
+        }));
+    }
+    assert_eq!(n2.store()["k"].len(), 1);
+    step(0, 1400, |ctx| {
+        n1.on_message(1, MlMsg::ReplicateAck { upto: 1 }, ctx)
+    });
+    assert_eq!(n1.backlog(), 0);
+    let quiet = step(0, 1600, |ctx| {
+        n1.on_timer(distsim::protocols::multi_leader::Timer::Resend, ctx)
+    })
+    .1;
+    assert!(!quiet.iter().any(|c| matches!(c, Command::Send { .. })));
+}
+
+#[test]
+fn every_multi_leader_scenario_meets_its_expectations() {
+    distsim::testing::assert_lesson_scenarios_pass("scenarios/storage/", "multi_leader", 4);
 }

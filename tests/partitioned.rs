@@ -448,6 +448,144 @@ fn configurations_are_validated() {
     )
     .unwrap_err();
     assert!(e.contains("vnodes"), "{e}");
+    let e = Partitioned::validate_config(
+        &PartConfig {
+            partitioning: Partitioning::Range,
+            split_at: Some(20),
+            merge_below: Some(11),
+            ..Default::default()
+        },
+        4,
+    )
+    .unwrap_err();
+    assert!(e.contains("at most half of split_at"), "{e}");
+    let e = Partitioned::validate_config(
+        &PartConfig {
+            merge_below: Some(5),
+            ..Default::default()
+        },
+        4,
+    )
+    .unwrap_err();
+    assert!(e.contains("belong to `partitioning: Range`"), "{e}");
+}
+
+#[test]
+fn a_leaving_node_hands_over_exactly_its_keys_and_is_released_of_them() {
+    // DDIA ch. 6: "If a node is removed from the cluster, the same happens in reverse": only
+    // its keys move, to the owners the map without it gives them.
+    let cfg = PartConfig {
+        partitioning: Partitioning::ConsistentHash { vnodes: 20 },
+        ..Default::default()
+    };
+    let mut router = node(0, &cfg);
+    let ks = keys(40);
+    write_all(&mut router, &ks);
+    let before = PartitionMap::new(cfg.partitioning, 1000, vec![1, 2, 3]);
+    let after = before.without_member(3);
+    let expected: BTreeSet<(String, NodeId, NodeId)> = ks
+        .iter()
+        .filter(|k| before.owner(k) == Some(3))
+        .map(|k| (k.clone(), 3, after.owner(k).unwrap()))
+        .collect();
+    assert!(!expected.is_empty());
+    let out = deliver(&mut router, 0, 3, PartMsg::Leave);
+    let mut planned = BTreeSet::new();
+    for (from, msg) in sends(&out) {
+        let PartMsg::MoveOut { to, keys, .. } = msg else {
+            panic!("expected a MoveOut")
+        };
+        planned.extend(keys.into_iter().map(|k| (k, from, to)));
+    }
+    assert_eq!(planned, expected, "exactly the leaving node's keys move");
+    // Every key confirmed: the map no longer has n4, which is released of every key.
+    let mut released = Vec::new();
+    for (k, from, to) in &expected {
+        let out = deliver(
+            &mut router,
+            0,
+            *to,
+            PartMsg::Moved {
+                id: 1,
+                from: *from,
+                keys: vec![k.clone()],
+            },
+        );
+        for (n, m) in sends(&out) {
+            if let (3, PartMsg::Release { keys, .. }) = (n, m) {
+                released.extend(keys);
+            }
+        }
+    }
+    assert_eq!(released.len(), expected.len());
+    let Partitioned::Router(r) = &router else {
+        panic!()
+    };
+    assert_eq!(r.d.map.members, vec![1, 2]);
+    // The last store never leaves.
+    let one = PartConfig {
+        initial_stores: Some(1),
+        ..Default::default()
+    };
+    let mut router = node(0, &one);
+    write_all(&mut router, &keys(3));
+    let out = deliver(&mut router, 0, 1, PartMsg::Leave);
+    assert!(sends(&out).is_empty());
+}
+
+#[test]
+fn the_two_adjacent_ranges_with_the_fewest_keys_merge_into_the_fuller_one() {
+    // DDIA ch. 6: "if lots of data is deleted and a partition shrinks below some threshold,
+    // it can be merged with an adjacent partition."
+    let cfg = PartConfig {
+        partitioning: Partitioning::Range,
+        key_space: 300,
+        initial_ranges: Some(3),
+        merge_below: Some(5),
+        ..Default::default()
+    };
+    let mut router = node(0, &cfg);
+    // Range 0..100 (n2) gets 6 keys, 100..200 (n3) 1 key, 200.. (n4) 2 keys: the pair
+    // (1, 2) holds 3 < 5 and merges into range 2's owner, n4; only k150 moves.
+    let ks: Vec<String> = ["k1", "k2", "k3", "k4", "k5", "k6", "k150", "k250", "k260"]
+        .map(String::from)
+        .to_vec();
+    write_all(&mut router, &ks);
+    let out = step(0, 500_000, |ctx| router.on_timer(PartTimer::Merge, ctx)).1;
+    assert!(out.contains(&Command::Count {
+        name: "merges",
+        by: 1
+    }));
+    assert_eq!(
+        sends(&out),
+        vec![(
+            2,
+            PartMsg::MoveOut {
+                id: 1,
+                to: 3,
+                keys: vec!["k150".into()]
+            }
+        )]
+    );
+    assert!(out.contains(&Command::SetTimer {
+        timer: PartTimer::Merge,
+        after: cfg.merge_interval
+    }));
+    deliver(
+        &mut router,
+        0,
+        3,
+        PartMsg::Moved {
+            id: 1,
+            from: 2,
+            keys: vec!["k150".into()],
+        },
+    );
+    let Partitioned::Router(r) = &router else {
+        panic!()
+    };
+    assert_eq!(r.d.map.partitions(), 2);
+    assert_eq!(r.d.map.owner("k150"), Some(3));
 }
 
 // ------------------------------------------------------------------------------- scenarios
@@ -457,7 +595,7 @@ fn every_partitioning_scenario_meets_its_expectations() {
     let n = distsim::testing::assert_bundled_scenarios_pass(|p| {
         p.starts_with("scenarios/storage/partition-")
     });
-    assert_eq!(n, 5);
+    assert_eq!(n, 7);
 }
 
 /// The moved fraction of one run, and the keys written before `join`.
@@ -556,6 +694,7 @@ fn sweep_partition_chaos_20_seeds_of_every_partitioning_no_violation() {
     for other in [
         "partitioning: Hash",
         "partitioning: Range, key_space: 60, split_at: 10",
+        "partitioning: Range, key_space: 60, initial_ranges: 8, split_at: 30, merge_below: 12",
     ] {
         let variant = text.replace("partitioning: ConsistentHash(vnodes: 50)", other);
         assert_ne!(variant, text);

@@ -1,5 +1,5 @@
 //! The options of `protocol: "leaderless"`: the quorum sizes N, R, W, the request timeout,
-//! read repair, and the bug switch.
+//! read repair, sloppy quorums, anti-entropy, and the bug switches.
 
 use crate::sim::SimTime;
 use serde::{Deserialize, Serialize};
@@ -27,8 +27,18 @@ pub struct LlConfig {
     pub sloppy_quorum: bool,
     /// How often a node holding hints tries to hand them off to their replica.
     pub handoff_interval: SimTime,
+    /// Anti-entropy (Dynamo §4.7): every this often a node compares Merkle trees of the keys
+    /// it shares with the next node in turn and repairs the differing ranges. `None`: off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anti_entropy_interval: Option<SimTime>,
+    /// Leaves of each Merkle tree (a power of two): more leaves, finer ranges to repair, more
+    /// levels to exchange.
+    pub merkle_leaves: u32,
     /// BUG: a read answers with the first reply it gets instead of the newest of R replies.
     pub bug_first_reply_wins: bool,
+    /// BUG: anti-entropy only updates keys the replica already has: a key it missed entirely
+    /// is never copied, so the replicas never converge.
+    pub bug_merkle_ignores_missing: bool,
 }
 
 impl Default for LlConfig {
@@ -41,7 +51,10 @@ impl Default for LlConfig {
             read_repair: true,
             sloppy_quorum: false,
             handoff_interval: SimTime::from_millis(200),
+            anti_entropy_interval: None,
+            merkle_leaves: 16,
             bug_first_reply_wins: false,
+            bug_merkle_ignores_missing: false,
         }
     }
 }
@@ -63,6 +76,15 @@ impl LlConfig {
         }
         if self.request_timeout < SimTime::from_micros(2) {
             return Err("`request_timeout` must be positive".into());
+        }
+        if !self.merkle_leaves.is_power_of_two() || self.merkle_leaves > 1024 {
+            return Err(format!(
+                "`merkle_leaves` must be a power of two from 1 to 1024, got {}",
+                self.merkle_leaves
+            ));
+        }
+        if self.anti_entropy_interval == Some(SimTime::ZERO) {
+            return Err("`anti_entropy_interval` must be positive".into());
         }
         if self.sloppy_quorum && self.handoff_interval == SimTime::ZERO {
             return Err("`handoff_interval` must be positive".into());

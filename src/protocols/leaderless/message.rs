@@ -37,6 +37,15 @@ pub enum LlMsg {
     },
     /// Replica → stand-in: stored; the hint can be dropped.
     HandoffAck { key: String, version: Version },
+    /// Anti-entropy: the sender's Merkle hashes of these nodes (index, hash) at `level` (0:
+    /// the root) of the tree of keys both replicate.
+    TreeHashes { level: u32, hashes: Vec<(u32, u64)> },
+    /// Anti-entropy: the sender's entries in the differing `leaves`; `last`: no reply.
+    SyncLeaves {
+        leaves: Vec<u32>,
+        entries: Vec<(String, (String, Version))>,
+        last: bool,
+    },
 }
 
 impl Message for LlMsg {
@@ -49,6 +58,8 @@ impl Message for LlMsg {
             LlMsg::Repair { .. } => "Repair",
             LlMsg::Handoff { .. } => "Handoff",
             LlMsg::HandoffAck { .. } => "HandoffAck",
+            LlMsg::TreeHashes { .. } => "TreeHashes",
+            LlMsg::SyncLeaves { .. } => "SyncLeaves",
         }
     }
     fn label(&self) -> String {
@@ -80,6 +91,12 @@ impl Message for LlMsg {
                 version,
             } => format!("{key}={value}@{version}"),
             LlMsg::HandoffAck { key, version } => format!("{key}@{version}"),
+            LlMsg::TreeHashes { level, hashes } => {
+                format!("level {level}: {} hashes", hashes.len())
+            }
+            LlMsg::SyncLeaves {
+                leaves, entries, ..
+            } => format!("{} leaves, {} keys", leaves.len(), entries.len()),
         }
     }
 }

@@ -33,13 +33,18 @@
 //! answers again. Writes stay available across a partition; reads of the preference list miss
 //! them until the handoff, so R + W > N no longer promises fresh reads.
 //!
-//! Not modelled yet: anti-entropy with Merkle trees, vector clocks (versions are totally
-//! ordered timestamps).
+//! With `anti_entropy_interval`, replicas also compare Merkle trees of the keys they share,
+//! periodically, and copy only the differing ranges (`anti_entropy.rs`, Dynamo §4.7): a replica
+//! that missed writes converges even if nothing reads them.
+//!
+//! Not modelled yet: vector clocks (versions are totally ordered timestamps).
 
+mod anti_entropy;
 mod config;
 mod coordinator;
 mod message;
 
+pub use anti_entropy::MerkleTree;
 pub use config::LlConfig;
 pub use message::LlMsg;
 
@@ -67,6 +72,8 @@ pub enum LlTimer {
     Sloppy(u64),
     /// Stand-ins: time to try handing the hints off again.
     Handoff,
+    /// Anti-entropy: time to compare trees with the next node.
+    AntiEntropy,
 }
 
 /// What survives a crash: the replica's data and the hints it holds for others.
@@ -97,12 +104,17 @@ pub struct Leaderless {
     next_id: u64,
     /// Versions stamped so far: with the clock and the node id, it makes each version unique.
     stamped: u64,
+    /// Anti-entropy: the node compared with last (the next one is compared next).
+    ae_next: NodeId,
 }
 
 impl Leaderless {
     fn new(cfg: &LlConfig, d: &LlDurable, ctx: &mut Ctx<Self>) -> Self {
         if cfg.sloppy_quorum {
             ctx.set_timer(LlTimer::Handoff, cfg.handoff_interval);
+        }
+        if let Some(every) = cfg.anti_entropy_interval {
+            ctx.set_timer(LlTimer::AntiEntropy, every);
         }
         Leaderless {
             id: ctx.id,
@@ -113,6 +125,7 @@ impl Leaderless {
             pending: BTreeMap::new(),
             next_id: ctx.now.0 + 1,
             stamped: 0,
+            ae_next: ctx.id,
         }
     }
     pub fn store(&self) -> &BTreeMap<String, Stored> {
@@ -209,6 +222,12 @@ impl Leaderless {
                 let value = self.store.get(&key).cloned();
                 ctx.send(from, LlMsg::ReadReply { id, value });
             }
+            LlMsg::TreeHashes { level, hashes } => self.on_tree_hashes(from, level, hashes, ctx),
+            LlMsg::SyncLeaves {
+                leaves,
+                entries,
+                last,
+            } => self.on_sync_leaves(from, leaves, entries, last, ctx),
             LlMsg::WriteAck { id } => self.on_write_ack(from, id, ctx),
             LlMsg::ReadReply { id, value } => self.on_read_reply(from, id, value, ctx),
         }
@@ -232,6 +251,8 @@ impl Protocol for Leaderless {
         "Repair",
         "Handoff",
         "HandoffAck",
+        "TreeHashes",
+        "SyncLeaves",
     ];
 
     fn validate_config(cfg: &LlConfig, nodes: usize) -> Result<(), String> {
@@ -253,6 +274,7 @@ impl Protocol for Leaderless {
             LlTimer::Request(id) => self.on_request_timeout(id, ctx),
             LlTimer::Sloppy(id) => self.on_sloppy_timer(id, ctx),
             LlTimer::Handoff => self.on_handoff_timer(ctx),
+            LlTimer::AntiEntropy => self.on_anti_entropy_timer(ctx),
         }
     }
     fn on_client_request(&mut self, req: ClientRequest, ctx: &mut Ctx<Self>) {
@@ -286,7 +308,8 @@ impl Protocol for Leaderless {
         ]
     }
     /// `divergent_keys`: keys whose live replicas do not all hold the same version (read
-    /// repair and hinted handoff bring it down); `hints`: hinted writes held by stand-ins.
+    /// repair, hinted handoff and anti-entropy bring it down); `hints`: hinted writes held by
+    /// stand-ins.
     fn gauges(cfg: &LlConfig, states: &[Option<Self>], out: &mut Vec<Gauge>) {
         let mut keys: BTreeMap<&str, ()> = BTreeMap::new();
         for s in states.iter().flatten() {

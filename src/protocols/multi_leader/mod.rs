@@ -24,102 +24,50 @@
 //!        LWW: both keep the higher stamp (one write lost) · VV: both keep {3|5}
 //! ```
 //!
-//! Checkers: Lost Updates (a violation only with synchronised clocks under last-writer-wins,
-//! where it cannot happen unless the bug switch `bug_cached_clock` is on) and the shared Fresh
-//! Reads (counted: asynchronous replication promises no fresh read).
+//! Replication is asynchronous but reliable: each leader keeps a durable replication log of
+//! the writes it accepted and sends every other leader what it has not acknowledged, again and
+//! again, so after crashes, partitions and lost messages the leaders converge (the
+//! `divergent_keys` series falls back to 0; `replication.rs`).
+//!
+//! Files: `config.rs` (options), `message.rs`, `conflicts.rs` (the two rules),
+//! `replication.rs` (the log, its shipping and acknowledgement), this file (client requests,
+//! the view and the series).
+//!
+//! Checkers (shared, in `protocols/storage/`): Lost Updates (a violation only with
+//! synchronised clocks under last-writer-wins, where it cannot happen unless the bug switch
+//! `bug_cached_clock` is on) and Fresh Reads (counted: asynchronous replication promises no
+//! fresh read). Convergence is measured by the `divergent_keys` series (the bug switch
+//! `bug_fire_and_forget` keeps it above 0).
 
-use crate::protocols::storage::{FreshReads, LostUpdates, Version};
+mod config;
+mod conflicts;
+mod message;
+mod replication;
+
+pub use config::{Conflicts, MlConfig};
+pub use conflicts::{Applied, Sibling, apply, canonical, dominates};
+pub use message::MlMsg;
+
+use crate::protocols::storage::{FreshReads, LostUpdates};
 use crate::sim::{
-    ClientReply, ClientRequest, Ctx, EntryView, Gauge, Invariant, Message, NodeId, NodeView, Op,
-    Protocol, SimTime, Tone,
+    ClientReply, ClientRequest, Ctx, EntryView, Gauge, Invariant, NodeId, NodeView, Op, Protocol,
+    Tone,
 };
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// How concurrent writes to the same key are resolved.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Conflicts {
-    #[default]
-    LastWriterWins,
-    VersionVectors,
+/// The one timer: ship unacknowledged log entries again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Timer {
+    Resend,
 }
 
-/// `config: (conflicts: VersionVectors, clock_offsets_ms: [0, -200])`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MlConfig {
-    pub conflicts: Conflicts,
-    /// How far each node's clock is from true time, in milliseconds, by position (missing:
-    /// 0). Only the stamps of `LastWriterWins` read the clock.
-    pub clock_offsets_ms: Vec<i64>,
-    /// BUG: a node stamps writes with a clock reading cached when it last heard from another
-    /// leader, instead of reading its clock: later writes can get older stamps.
-    pub bug_cached_clock: bool,
-}
-
-/// Largest clock offset accepted: an hour.
-const MAX_OFFSET_MS: i64 = 3_600_000;
-
-impl MlConfig {
-    pub fn validate(&self, nodes: usize) -> Result<(), String> {
-        crate::protocols::check_all_to_all_nodes("multi_leader", nodes)?;
-        if self.clock_offsets_ms.len() > nodes {
-            return Err(format!(
-                "`clock_offsets_ms` has {} entries for {nodes} nodes",
-                self.clock_offsets_ms.len()
-            ));
-        }
-        if let Some(o) = self
-            .clock_offsets_ms
-            .iter()
-            .find(|o| o.abs() > MAX_OFFSET_MS)
-        {
-            return Err(format!(
-                "clock offsets are at most {MAX_OFFSET_MS} ms either way, got {o}"
-            ));
-        }
-        Ok(())
-    }
-    fn offset_us(&self, node: NodeId) -> i64 {
-        self.clock_offsets_ms.get(node).copied().unwrap_or(0) * 1000
-    }
-    /// Last-writer-wins with every clock on true time orders writes as real time does: no
-    /// update can be lost, so a lost one is a violation.
-    pub fn promises_no_lost_update(&self) -> bool {
-        self.conflicts == Conflicts::LastWriterWins && self.clock_offsets_ms.iter().all(|&o| o == 0)
-    }
-}
-
-/// One value of a key, with what orders it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Sibling {
-    pub value: String,
-    /// Last-writer-wins stamp: the writer's clock in microseconds, then a per-write tiebreak.
-    pub stamp: Version,
-    /// Version vector (`VersionVectors` only): writes seen from each leader.
-    pub vv: Vec<u64>,
-}
-
-/// `a` has seen everything `b` has.
-fn dominates(a: &[u64], b: &[u64]) -> bool {
-    (0..a.len().max(b.len()))
-        .all(|i| a.get(i).copied().unwrap_or(0) >= b.get(i).copied().unwrap_or(0))
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum MlMsg {
-    /// Leader → every other leader: a write it accepted.
-    Replicate { key: String, sibling: Sibling },
-}
-
-impl Message for MlMsg {
-    fn kind(&self) -> &'static str {
-        "Replicate"
-    }
-    fn label(&self) -> String {
-        let MlMsg::Replicate { key, sibling } = self;
-        format!("{key}={}@{}", sibling.value, sibling.stamp)
-    }
+/// What survives a crash: the store, this leader's replication log, and how much of each
+/// other leader's log has been applied.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MlDurable {
+    pub store: BTreeMap<String, Vec<Sibling>>,
+    pub log: Vec<(String, Sibling)>,
+    pub applied: Vec<u64>,
 }
 
 /// One leader.
@@ -130,6 +78,16 @@ pub struct MultiLeader {
     cfg: MlConfig,
     /// Per key, its values: one, or several siblings (version vectors).
     store: BTreeMap<String, Vec<Sibling>>,
+    /// This leader's replication log: its own writes in the order it accepted them (entry
+    /// `seq` is `log[seq - 1]`), kept to ship them until every peer has them.
+    log: Vec<(String, Sibling)>,
+    /// Per peer: the prefix of `log` it has acknowledged. Volatile: after a restart the
+    /// whole log is offered again, and receivers skip what they have.
+    acked: Vec<u64>,
+    /// Per origin: the prefix of its log applied here, so a resent entry is applied once.
+    applied: Vec<u64>,
+    /// Per origin: entries applied beyond that prefix (they arrived out of order).
+    ahead: Vec<BTreeSet<u64>>,
     /// Writes stamped here, for unique stamps.
     stamped: u64,
     /// `bug_cached_clock`: the clock reading taken when a Replicate last arrived.
@@ -141,107 +99,79 @@ impl MultiLeader {
         &self.store
     }
 
-    /// This node's clock, in microseconds.
-    fn clock_us(&self, now: SimTime) -> u64 {
-        if self.cfg.bug_cached_clock {
-            return self.cached_clock_us;
-        }
-        (now.0 as i64 + self.cfg.offset_us(self.id)).max(0) as u64
+    fn persist(&self, ctx: &mut Ctx<Self>) {
+        ctx.persist(MlDurable {
+            store: self.store.clone(),
+            log: self.log.clone(),
+            applied: self.applied.clone(),
+        });
     }
 
-    fn write(&mut self, key: String, value: String, ctx: &mut Ctx<Self>) -> Sibling {
-        self.stamped += 1;
-        let stamp = Version::new(
-            self.clock_us(ctx.now),
-            self.stamped * self.nodes as u64 + self.id as u64 + 1,
-        );
-        let mut vv = Vec::new();
-        if self.cfg.conflicts == Conflicts::VersionVectors {
-            // The new value has seen every sibling here: it replaces (merges) them all.
-            vv = vec![0; self.nodes];
-            for s in self.store.get(&key).into_iter().flatten() {
-                for (i, c) in s.vv.iter().enumerate() {
-                    vv[i] = vv[i].max(*c);
-                }
-            }
-            vv[self.id] += 1;
-        }
-        let sibling = Sibling { value, stamp, vv };
-        self.store.insert(key.clone(), vec![sibling.clone()]);
-        ctx.persist(self.store.clone());
-        for to in (0..self.nodes).filter(|&n| n != self.id) {
-            ctx.send(
-                to,
-                MlMsg::Replicate {
-                    key: key.clone(),
-                    sibling: sibling.clone(),
-                },
-            );
-        }
-        sibling
-    }
-
-    fn on_replicate(&mut self, key: String, incoming: Sibling, ctx: &mut Ctx<Self>) {
-        let now = (ctx.now.0 as i64 + self.cfg.offset_us(self.id)).max(0) as u64;
-        self.cached_clock_us = now;
-        let mine = self.store.entry(key).or_default();
-        match self.cfg.conflicts {
-            Conflicts::LastWriterWins => match mine.first() {
-                Some(s) if s.stamp > incoming.stamp => {
-                    ctx.count("lww_discarded", 1);
-                    return;
-                }
-                Some(s) if s.stamp == incoming.stamp => return,
-                _ => *mine = vec![incoming],
-            },
-            Conflicts::VersionVectors => {
-                if mine.iter().any(|s| dominates(&s.vv, &incoming.vv)) {
-                    return; // already seen
-                }
-                mine.retain(|s| !dominates(&incoming.vv, &s.vv));
-                if !mine.is_empty() {
-                    ctx.count("conflicts", 1);
-                }
-                mine.push(incoming);
-            }
-        }
-        ctx.persist(self.store.clone());
+    /// Keys whose values differ between live leaders (missing counts as different).
+    pub fn divergent_keys(states: &[Option<Self>]) -> usize {
+        let live: Vec<&Self> = states.iter().flatten().collect();
+        let keys: BTreeSet<&String> = live.iter().flat_map(|s| s.store.keys()).collect();
+        keys.into_iter()
+            .filter(|k| {
+                let mut values = live
+                    .iter()
+                    .map(|s| s.store.get(*k).map(|v| canonical(v)).unwrap_or_default());
+                let first = values.next();
+                values.any(|v| Some(v) != first)
+            })
+            .count()
     }
 }
 
 impl Protocol for MultiLeader {
     type Msg = MlMsg;
-    type Timer = ();
-    type Durable = BTreeMap<String, Vec<Sibling>>;
+    type Timer = Timer;
+    type Durable = MlDurable;
     type Config = MlConfig;
 
     const NAME: &'static str = "multi_leader";
     const SUMMARY: &'static str =
         "every node a leader, async replication; conflicts by last-writer-wins or version vectors";
-    const MESSAGE_KINDS: &'static [&'static str] = &["Replicate"];
+    const MESSAGE_KINDS: &'static [&'static str] = &["Replicate", "ReplicateAck"];
 
     fn validate_config(cfg: &MlConfig, nodes: usize) -> Result<(), String> {
         cfg.validate(nodes)
     }
     fn init(cfg: &MlConfig, ctx: &mut Ctx<Self>) -> Self {
-        Self::on_restart(cfg, &BTreeMap::new(), ctx)
+        Self::on_restart(cfg, &MlDurable::default(), ctx)
     }
-    /// The store survives a crash.
-    fn on_restart(cfg: &MlConfig, durable: &Self::Durable, ctx: &mut Ctx<Self>) -> Self {
-        MultiLeader {
+    /// The store, the log and the applied prefixes survive a crash.
+    fn on_restart(cfg: &MlConfig, durable: &MlDurable, ctx: &mut Ctx<Self>) -> Self {
+        let mut applied = durable.applied.clone();
+        applied.resize(ctx.nodes, 0);
+        let node = MultiLeader {
             id: ctx.id,
             nodes: ctx.nodes,
             cfg: cfg.clone(),
-            store: durable.clone(),
+            store: durable.store.clone(),
+            log: durable.log.clone(),
+            acked: vec![0; ctx.nodes],
+            applied,
+            ahead: vec![BTreeSet::new(); ctx.nodes],
             stamped: 0,
             cached_clock_us: 0,
+        };
+        node.arm_resend(ctx);
+        node
+    }
+    fn on_message(&mut self, from: NodeId, msg: MlMsg, ctx: &mut Ctx<Self>) {
+        match msg {
+            MlMsg::Replicate { seq, key, sibling } => {
+                self.on_replicate(from, seq, key, sibling, ctx)
+            }
+            MlMsg::ReplicateAck { upto } => self.on_ack(from, upto),
         }
     }
-    fn on_message(&mut self, _from: NodeId, msg: MlMsg, ctx: &mut Ctx<Self>) {
-        let MlMsg::Replicate { key, sibling } = msg;
-        self.on_replicate(key, sibling, ctx);
+    fn on_timer(&mut self, timer: Timer, ctx: &mut Ctx<Self>) {
+        match timer {
+            Timer::Resend => self.on_resend(ctx),
+        }
     }
-    fn on_timer(&mut self, _timer: (), _ctx: &mut Ctx<Self>) {}
     fn on_client_request(&mut self, req: ClientRequest, ctx: &mut Ctx<Self>) {
         let reply = match req.op {
             Op::Put { key, value } => {
@@ -281,6 +211,8 @@ impl Protocol for MultiLeader {
         let conflicted = self.store.values().filter(|s| s.len() > 1).count();
         let mut v = NodeView::new("leader", Tone::Leader)
             .field("keys", self.store.len())
+            .field("log", self.log.len())
+            .field("unacknowledged", self.backlog())
             .field("keys with siblings", conflicted);
         v.entries = self
             .store
@@ -311,7 +243,9 @@ impl Protocol for MultiLeader {
             Box::new(FreshReads::new(false)),
         ]
     }
-    /// `siblings`: per node, the keys holding more than one value.
+    /// `siblings`: per node, the keys holding more than one value. `backlog`: per node, the
+    /// entries of its log some peer has not acknowledged. `divergent_keys`: keys on which the
+    /// live leaders disagree (0 once they have converged).
     fn gauges(_cfg: &MlConfig, states: &[Option<Self>], out: &mut Vec<Gauge>) {
         for s in states.iter().flatten() {
             out.push(Gauge {
@@ -319,20 +253,16 @@ impl Protocol for MultiLeader {
                 node: Some(s.id),
                 value: s.store.values().filter(|v| v.len() > 1).count() as f64,
             });
+            out.push(Gauge {
+                name: "backlog",
+                node: Some(s.id),
+                value: s.backlog() as f64,
+            });
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_version_vector_dominates_another_when_it_has_seen_everything_it_has() {
-        assert!(dominates(&[2, 1], &[1, 1]));
-        assert!(dominates(&[1, 1], &[1, 1]));
-        assert!(!dominates(&[2, 0], &[1, 1]));
-        assert!(!dominates(&[1, 1], &[2, 0]));
-        assert!(dominates(&[1, 0, 3], &[1]));
+        out.push(Gauge {
+            name: "divergent_keys",
+            node: None,
+            value: Self::divergent_keys(states) as f64,
+        });
     }
 }

@@ -40,17 +40,27 @@ pub struct PartitionMap {
 }
 
 impl PartitionMap {
-    pub fn new(partitioning: Partitioning, key_space: u64, mut members: Vec<NodeId>) -> Self {
+    pub fn new(partitioning: Partitioning, key_space: u64, members: Vec<NodeId>) -> Self {
+        Self::with_ranges(partitioning, key_space, members, None)
+    }
+
+    /// [`Self::new`] with `ranges` initial ranges (range partitioning), dealt to the members
+    /// in turn; `None`: one per member.
+    pub fn with_ranges(
+        partitioning: Partitioning,
+        key_space: u64,
+        mut members: Vec<NodeId>,
+        ranges: Option<usize>,
+    ) -> Self {
         members.sort_unstable();
         members.dedup();
         let layout = match partitioning {
+            Partitioning::Range if members.is_empty() => Layout::Ranges(Vec::new()),
             Partitioning::Range => {
-                let n = members.len().max(1) as u64;
+                let n = ranges.unwrap_or(members.len()).max(1) as u64;
                 Layout::Ranges(
-                    members
-                        .iter()
-                        .enumerate()
-                        .map(|(i, &m)| (i as u64 * key_space / n, m))
+                    (0..n)
+                        .map(|i| (i * key_space / n, members[i as usize % members.len()]))
                         .collect(),
                 )
             }
@@ -104,6 +114,51 @@ impl PartitionMap {
         PartitionMap { layout, members }
     }
 
+    /// The same map without `node`. Hash placements re-place its keys over the others; each
+    /// of its ranges passes to the owner of the range before it (the one after, for the
+    /// first) and joins it.
+    pub fn without_member(&self, node: NodeId) -> Self {
+        let members: Vec<NodeId> = self
+            .members
+            .iter()
+            .copied()
+            .filter(|&m| m != node)
+            .collect();
+        let layout = match &self.layout {
+            Layout::Ring(r) => Layout::Ring(r.with(node, false)),
+            Layout::Ranges(r) => {
+                let mut r = r.clone();
+                for i in 0..r.len() {
+                    if r[i].1 == node {
+                        let heir = r[..i]
+                            .iter()
+                            .rev()
+                            .chain(r[i + 1..].iter())
+                            .map(|x| x.1)
+                            .find(|&o| o != node);
+                        if let Some(heir) = heir {
+                            r[i].1 = heir;
+                        }
+                    }
+                }
+                Layout::Ranges(coalesce(r))
+            }
+        };
+        PartitionMap { layout, members }
+    }
+
+    /// Range partitioning: ranges `i` and `i + 1` merged into one owned by `owner`.
+    pub fn merge(&self, i: usize, owner: NodeId) -> Self {
+        let mut next = self.clone();
+        if let Layout::Ranges(r) = &mut next.layout
+            && i + 1 < r.len()
+        {
+            r[i].1 = owner;
+            r.remove(i + 1);
+        }
+        next
+    }
+
     /// Range partitioning: range `i` split at key number `mid`: `lo..mid` goes to `to`, and
     /// `mid..hi` stays with the range's owner.
     pub fn split(&self, i: usize, mid: u64, to: NodeId) -> Self {
@@ -125,6 +180,17 @@ impl PartitionMap {
     }
 }
 
+/// Adjacent ranges with the same owner, joined into one.
+fn coalesce(ranges: Vec<(u64, NodeId)>) -> Vec<(u64, NodeId)> {
+    let mut out: Vec<(u64, NodeId)> = Vec::with_capacity(ranges.len());
+    for (lo, owner) in ranges {
+        if out.last().is_none_or(|&(_, o)| o != owner) {
+            out.push((lo, owner));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +208,23 @@ mod tests {
         assert_eq!(s.owner("k250"), Some(3));
         assert_eq!(s.bounds(2), (200, 250));
         assert_eq!(s.bounds(3), (250, u64::MAX));
+    }
+
+    #[test]
+    fn a_leaving_node_hands_its_ranges_to_the_range_before_and_adjacent_ranges_merge() {
+        let m = PartitionMap::new(Partitioning::Range, 300, vec![1, 2, 3]);
+        let without2 = m.without_member(2);
+        assert_eq!(without2.layout, Layout::Ranges(vec![(0, 1), (200, 3)]));
+        assert_eq!(without2.members, vec![1, 3]);
+        // The first range has no range before it: it goes to the one after.
+        let without1 = m.without_member(1);
+        assert_eq!(without1.layout, Layout::Ranges(vec![(0, 2), (200, 3)]));
+        let merged = m.merge(1, 3);
+        assert_eq!(merged.layout, Layout::Ranges(vec![(0, 1), (100, 3)]));
+        assert_eq!(merged.owner("k150"), Some(3));
+        let ring = PartitionMap::new(Partitioning::ConsistentHash { vnodes: 10 }, 0, vec![1, 2]);
+        assert_eq!(ring.without_member(2).members, vec![1]);
+        assert_eq!(ring.without_member(2).owner("k7"), Some(1));
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub enum PartMsg {
     Written { id: u64, version: Version },
     /// A storage node told to join (a timeline request) → router: place keys on me.
     Join,
+    /// A storage node told to leave (a timeline request) → router: move my keys away.
+    Leave,
     /// Router → current owner: hand `keys` over to `to` (rebalancing move `id`).
     MoveOut {
         id: u64,
@@ -61,6 +63,7 @@ impl Message for PartMsg {
             PartMsg::Value { .. } => "Value",
             PartMsg::Written { .. } => "Written",
             PartMsg::Join => "Join",
+            PartMsg::Leave => "Leave",
             PartMsg::MoveOut { .. } => "MoveOut",
             PartMsg::Transfer { .. } => "Transfer",
             PartMsg::Moved { .. } => "Moved",
@@ -82,6 +85,7 @@ impl Message for PartMsg {
             },
             PartMsg::Written { id, version } => format!("#{id} @{version}"),
             PartMsg::Join => "join".into(),
+            PartMsg::Leave => "leave".into(),
             PartMsg::MoveOut { id, to, keys } => {
                 format!("move {id}: {} to n{}", keys_label(keys), to + 1)
             }

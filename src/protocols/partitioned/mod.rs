@@ -19,8 +19,13 @@
 //! - `Hash`: `hash(key) mod n`. A node joining changes n: about n/(n+1) of the keys move.
 //! - `ConsistentHash(vnodes: V)`: a ring with V points per node; a join moves about 1/(n+1).
 //!
-//! A store told `Request("join")` (a timeline `ClientRequest`) asks the router to add it; the
-//! keys whose owner changes move as messages (see [`router`]). Time series: `load` (requests
+//! A store told `Request("join")` (a timeline `ClientRequest`) asks the router to add it, and
+//! one told `Request("leave")` asks to be removed (decommissioned); either way the keys whose
+//! owner changes move as messages (see [`router`]), so a leaving node hands every key over
+//! before it is released. Range partitioning also merges: two adjacent ranges holding fewer
+//! than `merge_below` keys together become one (DDIA ch. 6, "Dynamic partitioning": "if lots
+//! of data is deleted and a partition shrinks below some threshold, it can be merged with an
+//! adjacent partition"). Time series: `load` (requests
 //! per second) and `keys` per store, `keys_moved` (so far) and `moved_fraction` (of the keys,
 //! at the last join).
 //!
@@ -31,7 +36,7 @@
 //! switch `bug_route_before_transfer` breaks Fresh Reads during rebalancing.
 //!
 //! Not modelled: replication of each partition (every partition has one copy, persisted on
-//! its node), more than one router, removing nodes, merging ranges.
+//! its node), more than one router, deleting keys.
 
 mod map;
 mod message;
@@ -78,6 +83,17 @@ pub struct PartConfig {
     /// Range partitioning: a range holding more keys than this splits in two.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub split_at: Option<usize>,
+    /// Range partitioning: how many ranges the key space starts in, dealt to the initial
+    /// stores in turn (default: one per store).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initial_ranges: Option<usize>,
+    /// Range partitioning: two adjacent ranges holding fewer keys than this together merge
+    /// into one (the smaller one's keys move to the other's owner). Checked every
+    /// `merge_interval` and after each rebalancing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merge_below: Option<usize>,
+    /// How often the router looks for ranges to merge.
+    pub merge_interval: SimTime,
     /// The router fails a request its owner has not answered within this time.
     pub request_timeout: SimTime,
     /// How often unconfirmed moves and transfers are sent again.
@@ -94,6 +110,9 @@ impl Default for PartConfig {
             initial_stores: None,
             key_space: 1000,
             split_at: None,
+            initial_ranges: None,
+            merge_below: None,
+            merge_interval: SimTime::from_millis(500),
             request_timeout: SimTime::from_millis(300),
             retry: SimTime::from_millis(200),
             bug_route_before_transfer: false,
@@ -112,8 +131,10 @@ pub struct RouterDurable {
     pub next_move: u64,
     /// Storage nodes waiting to join.
     pub queued: Vec<NodeId>,
+    /// Storage nodes waiting to leave (after the joins).
+    pub leaving: Vec<NodeId>,
     pub keys_moved: u64,
-    /// The fraction of the keys the last join moved.
+    /// The fraction of the keys the last join or leave moved.
     pub moved_fraction: Option<f64>,
 }
 
@@ -148,6 +169,8 @@ pub enum PartTimer {
     Request(u64),
     /// Router: resend unconfirmed `MoveOut`s; store: resend unreleased `Transfer`s.
     Resend,
+    /// Router: look for adjacent small ranges to merge.
+    Merge,
 }
 
 /// One node: the router or a storage node.
@@ -185,7 +208,8 @@ impl Protocol for Partitioned {
     const SUMMARY: &'static str =
         "a sharded key-value store: range, hash mod N, consistent hashing, rebalancing as messages";
     const MESSAGE_KINDS: &'static [&'static str] = &[
-        "Get", "Put", "Value", "Written", "Join", "MoveOut", "Transfer", "Moved", "Release",
+        "Get", "Put", "Value", "Written", "Join", "Leave", "MoveOut", "Transfer", "Moved",
+        "Release",
     ];
     const ROLES: &'static [RoleSpec] = &[
         RoleSpec::new(
@@ -220,6 +244,32 @@ impl Protocol for Partitioned {
         if cfg.split_at.is_some() && cfg.partitioning != Partitioning::Range {
             return Err("split_at belongs to `partitioning: Range`".into());
         }
+        if (cfg.merge_below.is_some() || cfg.initial_ranges.is_some())
+            && cfg.partitioning != Partitioning::Range
+        {
+            return Err("merge_below and initial_ranges belong to `partitioning: Range`".into());
+        }
+        if cfg.initial_ranges == Some(0) || cfg.initial_ranges.is_some_and(|r| r > 10_000) {
+            return Err("initial_ranges must be 1 to 10000".into());
+        }
+        if let Some(m) = cfg.merge_below {
+            if m == 0 {
+                return Err("merge_below must be at least 1 key".into());
+            }
+            // Halves of a split hold split_at / 2 keys each: merging them again would undo
+            // the split, and the two would alternate for ever.
+            if let Some(s) = cfg.split_at
+                && m > s / 2
+            {
+                return Err(format!(
+                    "merge_below ({m}) must be at most half of split_at ({s}), or a split's \
+                     halves would merge again"
+                ));
+            }
+            if cfg.merge_interval == SimTime::ZERO {
+                return Err("merge_interval must be longer than 0".into());
+            }
+        }
         if cfg.request_timeout == SimTime::ZERO || cfg.retry == SimTime::ZERO {
             return Err("request_timeout and retry must be longer than 0".into());
         }
@@ -248,8 +298,9 @@ impl Protocol for Partitioned {
         match (self, timer) {
             (Partitioned::Router(r), PartTimer::Request(id)) => r.on_request_timeout(id, ctx),
             (Partitioned::Router(r), PartTimer::Resend) => r.on_resend(ctx),
+            (Partitioned::Router(r), PartTimer::Merge) => r.on_merge_timer(ctx),
             (Partitioned::Store(s), PartTimer::Resend) => s.on_resend(ctx),
-            (Partitioned::Store(_), PartTimer::Request(_)) => {}
+            (Partitioned::Store(_), PartTimer::Request(_) | PartTimer::Merge) => {}
         }
     }
 
@@ -274,8 +325,9 @@ impl Protocol for Partitioned {
         ]
     }
 
-    /// `load` and `keys` per storage node; `keys_moved` so far and the `moved_fraction` of
-    /// the last join, from the router.
+    /// `load` and `keys` per storage node; `partitions` (ranges, or members for the hash
+    /// placements), `keys_moved` so far and the `moved_fraction` of the last join or leave,
+    /// from the router.
     fn gauges_at(_cfg: &PartConfig, at: SimTime, states: &[Option<Self>], out: &mut Vec<Gauge>) {
         for (node, s) in states.iter().enumerate() {
             match s {
@@ -292,6 +344,11 @@ impl Protocol for Partitioned {
                     });
                 }
                 Some(Partitioned::Router(r)) => {
+                    out.push(Gauge {
+                        name: "partitions",
+                        node: None,
+                        value: r.d.map.partitions() as f64,
+                    });
                     out.push(Gauge {
                         name: "keys_moved",
                         node: None,

@@ -91,6 +91,9 @@ impl RouterNode {
             ctx.set_timer(PartTimer::Resend, cfg.retry);
             r.try_start(ctx);
         }
+        if cfg.merge_below.is_some() {
+            ctx.set_timer(PartTimer::Merge, cfg.merge_interval);
+        }
         r
     }
 
@@ -98,11 +101,17 @@ impl RouterNode {
         let stores = ctx.nodes_of("store");
         let n = cfg.initial_stores.unwrap_or(stores.len()).min(stores.len());
         RouterDurable {
-            map: PartitionMap::new(cfg.partitioning, cfg.key_space, stores[..n].to_vec()),
+            map: PartitionMap::with_ranges(
+                cfg.partitioning,
+                cfg.key_space,
+                stores[..n].to_vec(),
+                cfg.initial_ranges,
+            ),
             keys: BTreeSet::new(),
             rebalance: None,
             next_move: 1,
             queued: Vec::new(),
+            leaving: Vec::new(),
             keys_moved: 0,
             moved_fraction: None,
         }
@@ -199,6 +208,13 @@ impl RouterNode {
                     self.next_rebalance(ctx);
                 }
             }
+            PartMsg::Leave => {
+                if self.d.map.members.contains(&from) && !self.d.leaving.contains(&from) {
+                    self.d.leaving.push(from);
+                    self.persist(ctx);
+                    self.next_rebalance(ctx);
+                }
+            }
             PartMsg::Moved {
                 id,
                 from: old,
@@ -231,20 +247,38 @@ impl RouterNode {
         self.try_start(ctx);
     }
 
-    /// Starts the next rebalancing: the first queued join.
+    /// Starts the next rebalancing: the first queued join, else the first queued leave (the
+    /// last member never leaves: its keys would have nowhere to go).
     fn next_rebalance(&mut self, ctx: &mut Ctx<Partitioned>) {
-        if self.d.rebalance.is_some() || self.d.queued.is_empty() {
+        if self.d.rebalance.is_some() {
             return;
         }
-        let node = self.d.queued.remove(0);
-        let target = self.d.map.with_member(node);
-        ctx.note(format!("n{} joins", node + 1));
-        ctx.count("joins", 1);
-        self.begin(target, true, ctx);
+        if !self.d.queued.is_empty() {
+            let node = self.d.queued.remove(0);
+            let target = self.d.map.with_member(node);
+            ctx.note(format!("n{} joins", node + 1));
+            ctx.count("joins", 1);
+            self.begin(target, true, ctx);
+        } else if !self.d.leaving.is_empty() {
+            let node = self.d.leaving.remove(0);
+            if !self.d.map.members.contains(&node) || self.d.map.members.len() < 2 {
+                ctx.note(format!(
+                    "n{} cannot leave: it holds the only copy of every key",
+                    node + 1
+                ));
+                self.persist(ctx);
+                return self.next_rebalance(ctx);
+            }
+            let target = self.d.map.without_member(node);
+            ctx.note(format!("n{} leaves", node + 1));
+            ctx.count("leaves", 1);
+            self.begin(target, true, ctx);
+        }
     }
 
-    /// Plans the moves from the current map to `target`.
-    fn begin(&mut self, target: PartitionMap, join: bool, ctx: &mut Ctx<Partitioned>) {
+    /// Plans the moves from the current map to `target`; `membership`: a join or a leave,
+    /// whose moved fraction is recorded.
+    fn begin(&mut self, target: PartitionMap, membership: bool, ctx: &mut Ctx<Partitioned>) {
         let mut moves = BTreeMap::new();
         for k in &self.d.keys {
             let (a, b) = (self.d.map.owner(k), target.owner(k));
@@ -254,7 +288,7 @@ impl RouterNode {
                 moves.insert(k.clone(), (a, b));
             }
         }
-        if join && !self.d.keys.is_empty() {
+        if membership && !self.d.keys.is_empty() {
             self.d.moved_fraction = Some(moves.len() as f64 / self.d.keys.len() as f64);
         }
         if moves.is_empty() {
@@ -359,6 +393,7 @@ impl RouterNode {
             }
             self.split_all(ctx);
             self.next_rebalance(ctx);
+            self.maybe_merge(ctx);
         } else if !done.is_empty() {
             self.persist(ctx);
             // Requests for the keys that arrived may go now; the others keep waiting.
@@ -447,6 +482,64 @@ impl RouterNode {
             }
             self.maybe_split(&k, ctx);
         }
+    }
+
+    /// Keys per range (range partitioning), in range order.
+    fn keys_per_range(&self) -> Vec<usize> {
+        let mut per = vec![0; self.d.map.partitions()];
+        for k in &self.d.keys {
+            if let Some(i) = self.d.map.range_of(k) {
+                per[i] += 1;
+            }
+        }
+        per
+    }
+
+    pub fn on_merge_timer(&mut self, ctx: &mut Ctx<Partitioned>) {
+        self.maybe_merge(ctx);
+        ctx.set_timer(PartTimer::Merge, self.cfg.merge_interval);
+    }
+
+    /// Range partitioning with `merge_below`: merges the adjacent pair of ranges holding the
+    /// fewest keys together, if fewer than `merge_below`, into the range holding more of them
+    /// (its owner keeps it; the other's keys move). One rebalancing at a time.
+    fn maybe_merge(&mut self, ctx: &mut Ctx<Partitioned>) {
+        let Some(below) = self.cfg.merge_below else {
+            return;
+        };
+        if self.d.rebalance.is_some() || self.cfg.partitioning != Partitioning::Range {
+            return;
+        }
+        let per = self.keys_per_range();
+        let Some(i) = (0..per.len().saturating_sub(1))
+            .filter(|&i| per[i] + per[i + 1] < below)
+            .min_by_key(|&i| (per[i] + per[i + 1], i))
+        else {
+            return;
+        };
+        let (lo, _) = self.d.map.bounds(i);
+        let (_, hi) = self.d.map.bounds(i + 1);
+        let crate::protocols::partitioned::Layout::Ranges(ranges) = &self.d.map.layout else {
+            return;
+        };
+        let owner = if per[i + 1] > per[i] {
+            ranges[i + 1].1
+        } else {
+            ranges[i].1
+        };
+        ctx.count("merges", 1);
+        let upper = if hi == u64::MAX {
+            "..".to_string()
+        } else {
+            format!("..{hi}")
+        };
+        ctx.note(format!(
+            "ranges {lo}{upper} merge ({} keys) on n{}",
+            per[i] + per[i + 1],
+            owner + 1
+        ));
+        let target = self.d.map.merge(i, owner);
+        self.begin(target, false, ctx);
     }
 
     pub fn view(&self) -> NodeView {

@@ -155,6 +155,7 @@ impl StoreNode {
             PartMsg::Value { .. }
             | PartMsg::Written { .. }
             | PartMsg::Join
+            | PartMsg::Leave
             | PartMsg::Moved { .. } => {}
         }
     }
@@ -170,15 +171,21 @@ impl StoreNode {
         }
     }
 
-    /// `Request("join")` from the timeline: ask the router to place keys here.
+    /// `Request("join")` or `Request("leave")` from the timeline: ask the router to place
+    /// keys here, or to move them all away.
     pub fn on_admin(&mut self, req: ClientRequest, ctx: &mut Ctx<Partitioned>) {
-        if !matches!(&req.op, Op::Request(a) if a == "join") {
-            let reason = "a storage node takes Request(\"join\")".to_string();
-            ctx.reply_to_client(req.from, ClientReply::Fail { reason });
-            return;
-        }
+        let msg = match &req.op {
+            Op::Request(a) if a == "join" => PartMsg::Join,
+            Op::Request(a) if a == "leave" => PartMsg::Leave,
+            _ => {
+                let reason =
+                    "a storage node takes Request(\"join\") or Request(\"leave\")".to_string();
+                ctx.reply_to_client(req.from, ClientReply::Fail { reason });
+                return;
+            }
+        };
         if let Some(&router) = ctx.nodes_of("router").first() {
-            ctx.send(router, PartMsg::Join);
+            ctx.send(router, msg);
         }
         ctx.reply_to_client(req.from, ClientReply::Ok { value: None });
     }
