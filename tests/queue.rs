@@ -6,7 +6,9 @@
 //!    after the faults heal every confirmed message is processed (at-least-once) or nothing
 //!    was processed twice (at-most-once), through the scenarios' own expectations;
 //! 4. the chaos sweep with an at-least-once bug switch on is caught, by the promise's checker,
-//!    on every seed tried.
+//!    on every seed tried;
+//! 5. the same chaos through a topic exchange (three queues, one consumer each) and through a
+//!    fanout exchange at most once: routing, and each copy's promise, hold on every event.
 
 use distsim::registry::{self, RunOptions};
 use distsim::testing::assert_sweep_passes;
@@ -30,6 +32,7 @@ fn each_bug_scenario_is_caught_with_its_switch_and_safe_without_it() {
             "No Confirmed Message Lost",
         ),
         ("bug-retry-publish", "bug_retry_publish", "At Most Once"),
+        ("bug-topic-hash", "bug_topic_hash", "Exchange Routing"),
     ] {
         let path = format!("scenarios/messaging/{file}.ron");
         let text = distsim::bundled::get(&path).unwrap_or_else(|| panic!("{path} is bundled"));
@@ -96,4 +99,61 @@ fn the_chaos_sweep_catches_each_at_least_once_bug() {
         ),
         5
     );
+}
+
+/// The at-least-once chaos scenario with a topic exchange in front of three queues, one
+/// consumer each, at a rate the busiest queue (audit, bound with `#`) can keep up with.
+fn topic_chaos() -> String {
+    distsim::bundled::get("scenarios/messaging/chaos.ron")
+        .unwrap()
+        .replace(
+            "delivery: AtLeastOnce,",
+            "delivery: AtLeastOnce, exchange: Topic, queues: [(name: \"eu\", bindings: [\"orders.*.eu\"]), \
+             (name: \"all\", bindings: [\"orders.#\"]), (name: \"audit\", bindings: [\"#\"])], \
+             routing_keys: [\"orders.new.eu\", \"orders.paid.us\", \"payments.eu\"],",
+        )
+        .replace("Poisson(rate: 50.0)", "Poisson(rate: 15.0)")
+}
+
+#[test]
+fn the_chaos_sweep_through_a_topic_exchange_routes_right_and_loses_no_copy() {
+    let text = topic_chaos();
+    assert!(text.contains("exchange: Topic") && text.contains("rate: 15.0"));
+    let results = distsim::cli::sweep(&text, "topic-chaos.ron", 0..10, false).unwrap();
+    for r in &results {
+        assert!(r.violation.is_none(), "seed {}: {:?}", r.seed, r.violation);
+        assert!(
+            r.expectations_failed.is_empty(),
+            "seed {}: {:?}",
+            r.seed,
+            r.expectations_failed
+        );
+    }
+    // The same chaos with `#` mis-matched: Exchange Routing catches it on every seed.
+    let buggy = text.replace("exchange: Topic,", "exchange: Topic, bug_topic_hash: true,");
+    for r in distsim::cli::sweep(&buggy, "topic-chaos.ron", 0..3, false).unwrap() {
+        let v = r.violation.expect("caught");
+        assert_eq!(v.invariant, "Exchange Routing", "seed {}", r.seed);
+    }
+}
+
+#[test]
+fn the_at_most_once_chaos_sweep_through_a_fanout_exchange_processes_each_copy_at_most_once() {
+    let text = distsim::bundled::get("scenarios/messaging/chaos-at-most-once.ron")
+        .unwrap()
+        .replace(
+            "delivery: AtMostOnce,",
+            "delivery: AtMostOnce, exchange: Fanout, queues: [(name: \"a\"), (name: \"b\"), (name: \"c\")],",
+        );
+    assert!(text.contains("Fanout"));
+    let results = distsim::cli::sweep(&text, "fanout-chaos.ron", 0..10, false).unwrap();
+    for r in &results {
+        assert!(r.violation.is_none(), "seed {}: {:?}", r.seed, r.violation);
+        assert!(
+            r.expectations_failed.is_empty(),
+            "seed {}: {:?}",
+            r.seed,
+            r.expectations_failed
+        );
+    }
 }

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //!   Produce ──► append to p's log, write to disk ──► ProduceAck(offset)
-//!   Fetch(p, o) ──► Records(p, o, log[o .. o+fetch_max])
+//!   Fetch(p, o) ──► Records(p, o, log[o .. o+fetch_max]), or OffsetOutOfRange if o < start
+//!   Retention timer ──► delete closed segments past retention_time / retention_records
 //!   JoinGroup (new member or session) / member silent ──► generation+1, Assignment to all
 //!   Commit(gen, p, o) ──► committed[p] = o, if gen is current and p is the sender's
 //! ```
@@ -28,10 +29,69 @@ pub struct GroupDisk {
 /// What a broker writes to disk.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BrokerDisk {
-    /// The logs of the partitions this broker holds.
+    /// The logs of the partitions this broker holds, from their log start offset on.
     pub logs: BTreeMap<Partition, Vec<Record>>,
     /// The group (coordinator only).
     pub group: GroupDisk,
+    /// Per partition: the offset of the first record still in the log (retention deletes
+    /// from the front; absent: 0).
+    pub start: BTreeMap<Partition, Offset>,
+    /// With retention: when each record in `logs` was appended (a segment's newest record
+    /// decides when time-based retention deletes it).
+    pub appended_at: BTreeMap<Partition, Vec<SimTime>>,
+}
+
+impl BrokerDisk {
+    /// The log start offset of `p`: the oldest offset still readable.
+    pub fn start_of(&self, p: Partition) -> Offset {
+        self.start.get(&p).copied().unwrap_or(0)
+    }
+    /// The log end offset of `p`: the offset the next record will get.
+    pub fn end_of(&self, p: Partition) -> Offset {
+        self.start_of(p) + self.logs.get(&p).map_or(0, |l| l.len() as Offset)
+    }
+
+    /// Deletes the oldest closed segments of `p` that retention allows, at `now`; returns
+    /// how many records went. Segment `k` holds offsets `k*segment_records ..
+    /// (k+1)*segment_records`; the active (last) segment stays.
+    pub fn apply_retention(&mut self, p: Partition, cfg: &LogConfig, now: SimTime) -> u64 {
+        let seg = cfg.segment_records;
+        let end = self.end_of(p);
+        let mut start = self.start_of(p);
+        loop {
+            let seg_end = (start / seg + 1) * seg;
+            if seg_end >= end {
+                break; // the active segment
+            }
+            let by_size = cfg
+                .retention_records
+                .is_some_and(|keep| end - seg_end >= keep);
+            let newest = self
+                .appended_at
+                .get(&p)
+                .and_then(|t| t.get((seg_end - 1 - self.start_of(p)) as usize))
+                .copied();
+            let by_time = match (cfg.retention_time, newest) {
+                (Some(keep), Some(t)) => now.saturating_sub(t) > keep,
+                _ => false,
+            };
+            if !(by_size || by_time) {
+                break;
+            }
+            start = seg_end;
+        }
+        let gone = start - self.start_of(p);
+        if gone > 0 {
+            if let Some(l) = self.logs.get_mut(&p) {
+                l.drain(..gone as usize);
+            }
+            if let Some(t) = self.appended_at.get_mut(&p) {
+                t.drain(..(gone as usize).min(t.len()));
+            }
+            self.start.insert(p, start);
+        }
+        gone
+    }
 }
 
 /// A member as the coordinator knows it.
@@ -69,6 +129,9 @@ impl Broker {
                 b.disk.logs.entry(p).or_default();
             }
         }
+        if cfg.retains() {
+            ctx.set_timer(LogTimer::Retention, cfg.retention_check_interval);
+        }
         if coordinator {
             ctx.set_timer(LogTimer::GroupCheck, cfg.heartbeat);
             if let Some(r) = &cfg.replay
@@ -92,7 +155,14 @@ impl Broker {
                 };
                 let id = record.id;
                 log.push(record);
-                let offset = log.len() as Offset - 1;
+                if cfg.retains() {
+                    self.disk
+                        .appended_at
+                        .entry(partition)
+                        .or_default()
+                        .push(ctx.now);
+                }
+                let offset = self.disk.end_of(partition) - 1;
                 ctx.count("appended", 1);
                 self.save(ctx);
                 ctx.send(
@@ -108,7 +178,21 @@ impl Broker {
                 let Some(log) = self.disk.logs.get(&partition) else {
                     return;
                 };
-                let from_i = (offset as usize).min(log.len());
+                let start = self.disk.start_of(partition);
+                if offset < start {
+                    ctx.count("offset_out_of_range", 1);
+                    ctx.send(
+                        from,
+                        LogMsg::OffsetOutOfRange {
+                            partition,
+                            offset,
+                            start,
+                            end: self.disk.end_of(partition),
+                        },
+                    );
+                    return;
+                }
+                let from_i = ((offset - start) as usize).min(log.len());
                 let to = (from_i + cfg.fetch_max as usize).min(log.len());
                 ctx.send(
                     from,
@@ -227,6 +311,25 @@ impl Broker {
                     self.rebalance(cfg, ctx);
                 }
                 ctx.set_timer(LogTimer::GroupCheck, cfg.heartbeat);
+            }
+            LogTimer::Retention => {
+                let ps: Vec<Partition> = self.disk.logs.keys().copied().collect();
+                let mut gone = 0;
+                for p in ps {
+                    let n = self.disk.apply_retention(p, cfg, ctx.now);
+                    if n > 0 {
+                        ctx.note(format!(
+                            "retention: p{p} deleted {n} record(s), log starts at {}",
+                            self.disk.start_of(p)
+                        ));
+                    }
+                    gone += n;
+                }
+                if gone > 0 {
+                    ctx.count("retention_deleted", gone);
+                    self.save(ctx);
+                }
+                ctx.set_timer(LogTimer::Retention, cfg.retention_check_interval);
             }
             LogTimer::Replay => {
                 if let Some(r) = &cfg.replay {

@@ -26,6 +26,17 @@ pub struct Replay {
     pub offset: u64,
 }
 
+/// Where a consumer resumes when its offset is no longer in the log (Kafka's
+/// `auto.offset.reset`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OffsetReset {
+    /// The oldest record still in the log (the log start offset).
+    Earliest,
+    /// The log end: only records appended from now on (Kafka's default).
+    #[default]
+    Latest,
+}
+
 /// The `config: (...)` of a `log` scenario. Every field has a default.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -51,6 +62,19 @@ pub struct LogConfig {
     pub session_timeout: SimTime,
     /// Reset every committed offset at a time (a replay from an old offset).
     pub replay: Option<Replay>,
+    /// Delete a closed segment once its newest record is older than this (Kafka's
+    /// `retention.ms`). None: keep records forever (unless `retention_records`).
+    pub retention_time: Option<SimTime>,
+    /// Delete the oldest closed segments while the partition keeps at least this many records
+    /// without them (Kafka's `retention.bytes`, counted in records). None: no size limit.
+    pub retention_records: Option<u64>,
+    /// Records per segment: the unit retention deletes; the newest (active) segment is never
+    /// deleted (Kafka's `segment.bytes`, counted in records).
+    pub segment_records: u64,
+    /// How often a broker looks for segments to delete (`log.retention.check.interval.ms`).
+    pub retention_check_interval: SimTime,
+    /// Where a consumer whose offset was deleted resumes: `Earliest` or `Latest`.
+    pub auto_offset_reset: OffsetReset,
     /// BUG: under `AfterProcessing` the consumer commits as soon as it fetches (the
     /// auto-commit of polled, unprocessed records), so a crash skips records.
     pub bug_commit_on_fetch: bool,
@@ -72,6 +96,11 @@ impl Default for LogConfig {
             heartbeat: SimTime::from_millis(100),
             session_timeout: SimTime::from_millis(500),
             replay: None,
+            retention_time: None,
+            retention_records: None,
+            segment_records: 10,
+            retention_check_interval: SimTime::from_millis(100),
+            auto_offset_reset: OffsetReset::Latest,
             bug_commit_on_fetch: false,
             bug_parallel_batches: false,
         }
@@ -109,6 +138,26 @@ impl LogConfig {
                 self.session_timeout, self.heartbeat
             ));
         }
+        if self.segment_records == 0 || self.segment_records > MAX_COUNT as u64 {
+            return Err(format!(
+                "expected segment_records between 1 and {MAX_COUNT}, got {}",
+                self.segment_records
+            ));
+        }
+        if self.retention_check_interval == SimTime::ZERO {
+            return Err("retention_check_interval must be positive".into());
+        }
+        if self.retention_time == Some(SimTime::ZERO) {
+            return Err("retention_time must be positive (leave it out to keep records)".into());
+        }
+        if let Some(n) = self.retention_records
+            && n < self.segment_records
+        {
+            return Err(format!(
+                "expected retention_records >= segment_records ({}), got {n}: retention deletes whole segments",
+                self.segment_records
+            ));
+        }
         if self.bug_commit_on_fetch && self.commit != CommitMode::AfterProcessing {
             return Err(
                 "bug_commit_on_fetch breaks the at-least-once promise: set commit: AfterProcessing"
@@ -116,6 +165,11 @@ impl LogConfig {
             );
         }
         Ok(())
+    }
+
+    /// Whether brokers delete old segments.
+    pub fn retains(&self) -> bool {
+        self.retention_time.is_some() || self.retention_records.is_some()
     }
 
     /// Whether a batch's offset is committed when it is fetched.

@@ -3,15 +3,19 @@
 //! timer), and commits the next offset — after processing (at-least-once) or as soon as it fetched
 //! (at-most-once). Then it fetches the next batch; an empty fetch waits `poll_interval`.
 //!
+//! With retention, a fetch below the log start gets `OffsetOutOfRange`: the consumer resumes
+//! at the log start (`auto_offset_reset: Earliest`) or end (`Latest`), records the offsets it
+//! jumped over (a `Reset`, on disk) and marks its next record `resumed`.
+//!
 //! Processing records a record's effect: `(partition, offset, generation, id)` appended to
 //! the consumer's processed log, on its disk. The checkers read these logs.
 
 use super::broker::broker_of;
-use super::config::LogConfig;
+use super::config::{LogConfig, OffsetReset};
 use super::message::{LogMsg, Offset, Partition, Record, RecordId};
 use super::{Log, LogDurable, LogTimer};
 use crate::sim::Ctx;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One processed record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,6 +25,17 @@ pub struct Processed {
     /// The group generation it was processed in.
     pub generation: u64,
     pub id: RecordId,
+    /// The first record after an offset reset: it need not follow the previous one.
+    pub resumed: bool,
+}
+
+/// An offset reset after `OffsetOutOfRange`: the consumer jumped from `from` to `to`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reset {
+    pub partition: Partition,
+    pub generation: u64,
+    pub from: Offset,
+    pub to: Offset,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -36,13 +51,23 @@ pub struct Consumer {
     pub batches: BTreeMap<(Partition, Offset), (Offset, Vec<Record>)>,
     /// Every record processed (also on disk).
     pub processed: Vec<Processed>,
+    /// Offset resets so far (also on disk).
+    pub resets: Vec<Reset>,
+    /// Partitions reset since their last processed record.
+    pub resumed: BTreeSet<Partition>,
 }
 
 impl Consumer {
-    pub fn start(cfg: &LogConfig, processed: Vec<Processed>, ctx: &mut Ctx<Log>) -> Self {
+    pub fn start(
+        cfg: &LogConfig,
+        processed: Vec<Processed>,
+        resets: Vec<Reset>,
+        ctx: &mut Ctx<Log>,
+    ) -> Self {
         let c = Consumer {
             session: ctx.now.0,
             processed,
+            resets,
             ..Default::default()
         };
         c.heartbeat(ctx);
@@ -104,6 +129,7 @@ impl Consumer {
                     ctx.cancel_timer(LogTimer::Poll(p));
                 }
                 self.batches.clear();
+                self.resumed.clear();
                 self.next = partitions.into_iter().collect();
                 let ps: Vec<Partition> = self.next.keys().copied().collect();
                 for p in ps {
@@ -142,8 +168,49 @@ impl Consumer {
                     ctx.cancel_timer(LogTimer::Poll(partition));
                 }
             }
+            LogMsg::OffsetOutOfRange {
+                partition,
+                offset,
+                start,
+                end,
+            } => {
+                if self.next.get(&partition) != Some(&offset)
+                    || self.batches.keys().any(|(p, _)| *p == partition)
+                {
+                    return; // stale
+                }
+                let to = match cfg.auto_offset_reset {
+                    OffsetReset::Earliest => start,
+                    OffsetReset::Latest => end,
+                };
+                ctx.count("offset_resets", 1);
+                ctx.count("reset_skipped", to.saturating_sub(offset));
+                ctx.note(format!(
+                    "p{partition}@{offset} deleted by retention: reset to {to} ({:?}), {} record(s) skipped",
+                    cfg.auto_offset_reset,
+                    to.saturating_sub(offset)
+                ));
+                self.resets.push(Reset {
+                    partition,
+                    generation: self.generation,
+                    from: offset,
+                    to,
+                });
+                self.resumed.insert(partition);
+                self.save(ctx);
+                self.next.insert(partition, to);
+                ctx.cancel_timer(LogTimer::Poll(partition));
+                self.fetch(partition, cfg, ctx);
+            }
             _ => {}
         }
+    }
+
+    fn save(&self, ctx: &mut Ctx<Log>) {
+        ctx.persist(LogDurable::consumer(
+            self.processed.clone(),
+            self.resets.clone(),
+        ));
     }
 
     pub fn on_timer(&mut self, timer: LogTimer, cfg: &LogConfig, ctx: &mut Ctx<Log>) {
@@ -165,16 +232,18 @@ impl Consumer {
                 let Some(r) = left.pop() else {
                     return;
                 };
+                let resumed = self.resumed.remove(&p);
                 self.processed.push(Processed {
                     partition: p,
                     offset: *at,
                     generation: self.generation,
                     id: r.id,
+                    resumed,
                 });
                 *at += 1;
                 let (end, done) = (*at, left.is_empty());
                 ctx.count("processed", 1);
-                ctx.persist(LogDurable::consumer(self.processed.clone()));
+                self.save(ctx);
                 if !done {
                     ctx.set_timer(LogTimer::Process(p, start), cfg.process_time);
                     return;

@@ -57,6 +57,14 @@ pub enum LogMsg {
         partition: Partition,
         offset: Offset,
     },
+    /// Broker → consumer: `offset` is below the log start (retention deleted it); the log now
+    /// holds `start .. end` (Kafka's `OFFSET_OUT_OF_RANGE` error).
+    OffsetOutOfRange {
+        partition: Partition,
+        offset: Offset,
+        start: Offset,
+        end: Offset,
+    },
 }
 
 impl Message for LogMsg {
@@ -69,6 +77,7 @@ impl Message for LogMsg {
             LogMsg::Fetch { .. } => "Fetch",
             LogMsg::Records { .. } => "Records",
             LogMsg::Commit { .. } => "Commit",
+            LogMsg::OffsetOutOfRange { .. } => "OffsetOutOfRange",
         }
     }
     fn label(&self) -> String {
@@ -106,6 +115,12 @@ impl Message for LogMsg {
                 partition,
                 offset,
             } => format!("p{partition}@{offset} gen {generation}"),
+            LogMsg::OffsetOutOfRange {
+                partition,
+                offset,
+                start,
+                end,
+            } => format!("p{partition}@{offset} < start {start} (end {end})"),
         }
     }
 }

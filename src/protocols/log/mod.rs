@@ -38,8 +38,8 @@ mod message;
 mod producer;
 
 pub use broker::{Broker, BrokerDisk, GroupDisk, broker_of};
-pub use config::{CommitMode, LogConfig, Replay};
-pub use consumer::{Consumer, Processed};
+pub use config::{CommitMode, LogConfig, OffsetReset, Replay};
+pub use consumer::{Consumer, Processed, Reset};
 pub use message::{LogMsg, Offset, Partition, Record, RecordId};
 pub use producer::{Producer, partition_of};
 
@@ -62,6 +62,8 @@ pub enum LogTimer {
     GroupCheck,
     /// Coordinator: the configured replay is due.
     Replay,
+    /// Broker: look for segments past retention.
+    Retention,
 }
 
 /// What survives a crash; each role uses its part.
@@ -72,6 +74,8 @@ pub struct LogDurable {
     pub produced: u64,
     /// Consumer: records processed.
     pub processed: Vec<Processed>,
+    /// Consumer: offset resets after `OffsetOutOfRange`, with the offsets they skipped.
+    pub resets: Vec<Reset>,
 }
 
 impl LogDurable {
@@ -87,9 +91,10 @@ impl LogDurable {
             ..Default::default()
         }
     }
-    pub fn consumer(processed: Vec<Processed>) -> Self {
+    pub fn consumer(processed: Vec<Processed>, resets: Vec<Reset>) -> Self {
         LogDurable {
             processed,
+            resets,
             ..Default::default()
         }
     }
@@ -122,7 +127,12 @@ impl Log {
         let part = match ctx.role(ctx.id) {
             "producer" => Part::Producer(Producer::start(durable.produced)),
             "broker" => Part::Broker(Broker::start(cfg, durable.broker.clone(), ctx)),
-            _ => Part::Consumer(Consumer::start(cfg, durable.processed.clone(), ctx)),
+            _ => Part::Consumer(Consumer::start(
+                cfg,
+                durable.processed.clone(),
+                durable.resets.clone(),
+                ctx,
+            )),
         };
         Log {
             cfg: cfg.clone(),
@@ -159,6 +169,7 @@ impl Protocol for Log {
         "Commit",
         "JoinGroup",
         "Assignment",
+        "OffsetOutOfRange",
     ];
     const ROLES: &'static [RoleSpec] = &[
         RoleSpec::new("producer", 1, usize::MAX, "appends the workload's requests"),
@@ -229,7 +240,13 @@ impl Protocol for Log {
                     Tone::Leader,
                 );
                 for (p, log) in &b.disk.logs {
-                    v = v.field(&format!("p{p}"), format!("{} records", log.len()));
+                    let start = b.disk.start_of(*p);
+                    let text = if start > 0 {
+                        format!("{} records from offset {start}", log.len())
+                    } else {
+                        format!("{} records", log.len())
+                    };
+                    v = v.field(&format!("p{p}"), text);
                 }
                 if b.coordinator {
                     v = v.field("generation", g.generation).field(
@@ -249,10 +266,12 @@ impl Protocol for Log {
                     .iter()
                     .flat_map(|(p, log)| {
                         let c = g.committed.get(p).copied().unwrap_or(0);
+                        let start = b.disk.start_of(*p) as usize;
                         let skip = log.len().saturating_sub(MAX_CELLS);
                         log.iter()
                             .enumerate()
                             .skip(skip)
+                            .map(move |(i, r)| (i + start, r))
                             .map(move |(o, r)| EntryView {
                                 index: o as u64,
                                 term: *p as u64,
@@ -285,16 +304,18 @@ impl Protocol for Log {
     /// while the partition's broker and the coordinator are up. While every node is up:
     /// `processed` (records processed), `duplicates` (processings of an offset beyond the
     /// first) and `skipped` (offsets below the committed offset that nobody processed: what
-    /// at-most-once loses).
+    /// at-most-once loses); with retention, `reset_skipped` (offsets consumers jumped over
+    /// on `OffsetOutOfRange`: records lost to retention, or skipped by `Latest`).
     fn gauges(cfg: &LogConfig, states: &[Option<Self>], out: &mut Vec<Gauge>) {
         let mut ends: BTreeMap<Partition, Offset> = BTreeMap::new();
         let mut committed: Option<&BTreeMap<Partition, Offset>> = None;
         let mut seen: BTreeMap<(Partition, Offset), u32> = BTreeMap::new();
+        let mut reset_skipped: Offset = 0;
         for s in states.iter().flatten() {
             match &s.part {
                 Part::Broker(b) => {
-                    for (p, log) in &b.disk.logs {
-                        ends.insert(*p, log.len() as Offset);
+                    for p in b.disk.logs.keys() {
+                        ends.insert(*p, b.disk.end_of(*p));
                     }
                     if b.coordinator {
                         committed = Some(&b.disk.group.committed);
@@ -304,6 +325,7 @@ impl Protocol for Log {
                     for r in &c.processed {
                         *seen.entry((r.partition, r.offset)).or_default() += 1;
                     }
+                    reset_skipped += c.resets.iter().map(|r| r.to - r.from).sum::<Offset>();
                 }
                 Part::Producer(_) => {}
             }
@@ -355,6 +377,13 @@ impl Protocol for Log {
                     node: None,
                     value: skipped as f64,
                 });
+                if cfg.retains() {
+                    out.push(Gauge {
+                        name: "reset_skipped",
+                        node: None,
+                        value: reset_skipped as f64,
+                    });
+                }
             }
         }
     }

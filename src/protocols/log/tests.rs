@@ -491,3 +491,192 @@ fn config_validation_says_what_was_expected() {
     );
     assert!(LogConfig::default().validate().is_ok());
 }
+
+fn produce(b: &mut Log, p: Partition, id: RecordId, now: SimTime) {
+    step(BROKER, now, |ctx| {
+        b.on_message(
+            PRODUCER,
+            LogMsg::Produce {
+                partition: p,
+                record: rec(id),
+            },
+            ctx,
+        )
+    });
+}
+
+fn retention_cfg() -> LogConfig {
+    LogConfig {
+        partitions: 4,
+        fetch_max: 2,
+        segment_records: 2,
+        retention_time: Some(ms(100)),
+        auto_offset_reset: OffsetReset::Earliest,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn rule_retention_deletes_whole_closed_segments_older_than_the_retention_time() {
+    // "The Kafka cluster durably persists all published records—whether or not they have been
+    // consumed—using a configurable retention period." Retention deletes closed segments only:
+    // the active segment stays (Kafka documentation, log.retention.ms, log.segment.bytes).
+    let c = retention_cfg();
+    let mut b = node(&c, BROKER);
+    for (id, t) in [(0, 0), (1, 10), (2, 150), (3, 160), (4, 170)] {
+        produce(&mut b, 0, id, ms(t));
+    }
+    // At 200 ms: segment [0,2) is newest at 10 ms (190 ms old): deleted. Segment [2,4) is
+    // newest at 160 ms (40 ms old): kept. [4,..) is active.
+    let cmds = step(BROKER, ms(200), |ctx| b.on_timer(LogTimer::Retention, ctx));
+    assert!(cmds.contains(&Command::Count {
+        name: "retention_deleted",
+        by: 2
+    }));
+    let Part::Broker(br) = &b.part else { panic!() };
+    assert_eq!((br.disk.start_of(0), br.disk.end_of(0)), (2, 5));
+    // Much later everything closed goes, the active segment [4, 5) stays.
+    let cmds = step(BROKER, ms(5000), |ctx| b.on_timer(LogTimer::Retention, ctx));
+    assert!(cmds.contains(&Command::Count {
+        name: "retention_deleted",
+        by: 2
+    }));
+    let Part::Broker(br) = &b.part else { panic!() };
+    assert_eq!((br.disk.start_of(0), br.disk.end_of(0)), (4, 5));
+    // Offsets keep their numbers: a fetch from 4 gets r4 at offset 4.
+    let cmds = step(BROKER, ms(5001), |ctx| {
+        b.on_message(
+            C1,
+            LogMsg::Fetch {
+                partition: 0,
+                offset: 4,
+            },
+            ctx,
+        )
+    });
+    assert_eq!(
+        sends(&cmds),
+        vec![(
+            C1,
+            LogMsg::Records {
+                partition: 0,
+                offset: 4,
+                records: vec![rec(4)]
+            }
+        )]
+    );
+}
+
+#[test]
+fn rule_size_retention_keeps_at_least_retention_records() {
+    let c = LogConfig {
+        retention_time: None,
+        retention_records: Some(4),
+        ..retention_cfg()
+    };
+    let mut b = node(&c, BROKER);
+    for id in 0..7 {
+        produce(&mut b, 0, id, ms(id));
+    }
+    step(BROKER, ms(10), |ctx| b.on_timer(LogTimer::Retention, ctx));
+    // 7 records in segments [0,2) [2,4) [4,6) [6,7): dropping [0,2) leaves 5 >= 4, dropping
+    // [2,4) too would leave 3.
+    let Part::Broker(br) = &b.part else { panic!() };
+    assert_eq!((br.disk.start_of(0), br.disk.end_of(0)), (2, 7));
+}
+
+#[test]
+fn rule_a_fetch_below_the_log_start_is_out_of_range_and_the_consumer_resets_per_auto_offset_reset()
+{
+    // "auto.offset.reset: What to do when there is no initial offset in Kafka or if the
+    // current offset does not exist any more on the server (e.g. because that data has been
+    // deleted): earliest: automatically reset the offset to the earliest offset; latest:
+    // automatically reset the offset to the latest offset." (Kafka consumer configs)
+    let c = retention_cfg();
+    let mut b = node(&c, BROKER);
+    for id in 0..5 {
+        produce(&mut b, 0, id, ms(0));
+    }
+    step(BROKER, ms(500), |ctx| b.on_timer(LogTimer::Retention, ctx));
+    let cmds = step(BROKER, ms(501), |ctx| {
+        b.on_message(
+            C1,
+            LogMsg::Fetch {
+                partition: 0,
+                offset: 1,
+            },
+            ctx,
+        )
+    });
+    let oor = LogMsg::OffsetOutOfRange {
+        partition: 0,
+        offset: 1,
+        start: 4,
+        end: 5,
+    };
+    assert_eq!(sends(&cmds), vec![(C1, oor.clone())]);
+    for (reset, to) in [(OffsetReset::Earliest, 4), (OffsetReset::Latest, 5)] {
+        let c = LogConfig {
+            auto_offset_reset: reset,
+            ..retention_cfg()
+        };
+        let mut k = node(&c, C1);
+        step(C1, ms(1), |ctx| {
+            k.on_message(
+                BROKER,
+                LogMsg::Assignment {
+                    generation: 1,
+                    partitions: vec![(0, 1)],
+                },
+                ctx,
+            )
+        });
+        let cmds = step(C1, ms(502), |ctx| k.on_message(BROKER, oor.clone(), ctx));
+        assert_eq!(
+            sends(&cmds),
+            vec![(
+                BROKER,
+                LogMsg::Fetch {
+                    partition: 0,
+                    offset: to
+                }
+            )]
+        );
+        assert!(cmds.contains(&Command::Count {
+            name: "reset_skipped",
+            by: to - 1
+        }));
+        let Part::Consumer(kc) = &k.part else {
+            panic!()
+        };
+        assert_eq!(
+            kc.resets,
+            vec![Reset {
+                partition: 0,
+                generation: 1,
+                from: 1,
+                to
+            }]
+        );
+        assert!(kc.resumed.contains(&0));
+    }
+}
+
+#[test]
+fn retention_config_errors_say_what_was_expected() {
+    let e = LogConfig {
+        retention_records: Some(3),
+        segment_records: 10,
+        ..LogConfig::default()
+    }
+    .validate()
+    .unwrap_err();
+    assert!(e.contains("retention_records >= segment_records"), "{e}");
+    let e = LogConfig {
+        segment_records: 0,
+        ..LogConfig::default()
+    }
+    .validate()
+    .unwrap_err();
+    assert!(e.contains("segment_records between 1"), "{e}");
+}

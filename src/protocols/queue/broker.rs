@@ -1,6 +1,8 @@
-//! The broker: one queue, pushed to competing consumers with a prefetch window.
+//! The broker: an exchange and its queues, each pushed to its competing consumers with a
+//! prefetch window.
 //!
-//! A `Publish` is appended to the queue, written to disk (a durable queue) and then confirmed
+//! A `Publish` is routed by the exchange (`exchange.rs`): a copy is appended to every queue
+//! whose binding matches its routing key (the one default queue when there are no bindings), written to disk (a durable queue) and then confirmed
 //! to its producer. Ready messages are pushed round robin to the consumers that have room
 //! (fewer than `prefetch` unacknowledged deliveries). An `Ack` settles a delivery; a `Nack`
 //! puts the message back (at the head, or after a back-off) or, once it has been delivered
@@ -28,6 +30,22 @@ pub struct Stored {
     pub poison: bool,
     /// Deliveries so far (0: never pushed).
     pub deliveries: u32,
+    /// The queue this copy is in (index into the configured queues; 0 for the default
+    /// queue). The broker keeps every queue's messages in one list, each tagged with its queue.
+    pub queue: usize,
+}
+
+/// The exchange's last routing decision: the queues it put one publish in. Kept for the
+/// Exchange Routing checker, which compares it with what the bindings say.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Routed {
+    /// Publishes routed so far by this run of the broker: tells a new decision from one
+    /// already checked.
+    pub seq: u64,
+    pub id: MsgId,
+    pub key: String,
+    /// Queues that got a copy, ascending.
+    pub queues: Vec<usize>,
 }
 
 /// A delivery waiting for its `Ack`.
@@ -54,14 +72,17 @@ pub struct Disk {
 }
 
 impl Disk {
-    /// Every message the broker holds (ready, unacknowledged, delayed, dead-lettered).
-    pub fn ids(&self) -> impl Iterator<Item = MsgId> + '_ {
+    /// Every message copy the broker holds (ready, unacknowledged, delayed, dead-lettered).
+    pub fn stored(&self) -> impl Iterator<Item = &Stored> + '_ {
         self.ready
             .iter()
             .chain(self.unacked.values().map(|u| &u.msg))
             .chain(self.delayed.iter().map(|(_, m)| m))
             .chain(self.dead.iter())
-            .map(|m| m.id)
+    }
+    /// Every message the broker holds, in any queue.
+    pub fn ids(&self) -> impl Iterator<Item = MsgId> + '_ {
+        self.stored().map(|m| m.id)
     }
     /// Messages not settled yet: ready or waiting out a back-off.
     pub fn depth(&self) -> usize {
@@ -78,6 +99,8 @@ pub struct ConsumerSlot {
     pub session: u64,
     /// Its deliveries not acknowledged yet (the prefetch window counts these).
     pub in_flight: BTreeSet<Tag>,
+    /// The queue it consumes.
+    pub queue: usize,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -85,8 +108,10 @@ pub struct Broker {
     pub disk: Disk,
     /// Subscribed consumers believed alive, by node.
     pub consumers: BTreeMap<NodeId, ConsumerSlot>,
-    /// Round-robin position over the consumers.
-    next_consumer: usize,
+    /// Round-robin position over each queue's consumers.
+    next_consumer: BTreeMap<usize, usize>,
+    /// The exchange's last routing decision (for the Exchange Routing checker).
+    pub routed: Option<Routed>,
     /// Under `bug_confirm_before_persist`: changes not written to disk yet.
     dirty: bool,
 }
@@ -140,12 +165,27 @@ impl Broker {
             slot.last_heard = ctx.now;
         }
         match msg {
-            QueueMsg::Publish { id, poison } => {
+            QueueMsg::Publish { id, poison, key } => {
                 ctx.count("published", 1);
-                self.disk.ready.push_back(Stored {
+                let queues =
+                    super::exchange::route(cfg.exchange, &cfg.queues, &key.0, cfg.bug_topic_hash);
+                if queues.is_empty() {
+                    ctx.count("unroutable", 1);
+                }
+                for &queue in &queues {
+                    self.disk.ready.push_back(Stored {
+                        id,
+                        poison,
+                        deliveries: 0,
+                        queue,
+                    });
+                }
+                let seq = self.routed.as_ref().map_or(1, |r| r.seq + 1);
+                self.routed = Some(Routed {
+                    seq,
                     id,
-                    poison,
-                    deliveries: 0,
+                    key: key.0,
+                    queues,
                 });
                 self.save(cfg, ctx);
                 ctx.send(from, QueueMsg::Confirm { id });
@@ -161,7 +201,7 @@ impl Broker {
                             self.requeue_consumer(from, ctx);
                             self.save(cfg, ctx);
                         }
-                        self.join(from, session, ctx);
+                        self.join(from, session, cfg, ctx);
                         self.dispatch(cfg, ctx);
                     }
                 }
@@ -201,16 +241,26 @@ impl Broker {
         }
     }
 
-    fn join(&mut self, c: NodeId, session: u64, ctx: &mut Ctx<Queue>) {
+    fn join(&mut self, c: NodeId, session: u64, cfg: &QueueConfig, ctx: &mut Ctx<Queue>) {
+        let queue = super::consumer_queue(cfg, ctx, c);
         self.consumers.insert(
             c,
             ConsumerSlot {
                 last_heard: ctx.now,
                 session,
                 in_flight: BTreeSet::new(),
+                queue,
             },
         );
-        ctx.note(format!("{} subscribed", super::name(ctx, c)));
+        if cfg.queues.is_empty() {
+            ctx.note(format!("{} subscribed", super::name(ctx, c)));
+        } else {
+            ctx.note(format!(
+                "{} subscribed to queue {}",
+                super::name(ctx, c),
+                cfg.queue_name(queue)
+            ));
+        }
     }
 
     /// A failed delivery: dead-letter it after `max_deliveries`, else make it ready again,
@@ -277,19 +327,40 @@ impl Broker {
         self.save(cfg, ctx);
     }
 
-    /// Pushes ready messages to consumers with room, round robin.
+    /// Pushes ready messages, oldest first, each to a consumer of its queue with room, round
+    /// robin over that queue's consumers. A queue whose consumers are all full is skipped; the
+    /// other queues' messages still go.
     fn dispatch(&mut self, cfg: &QueueConfig, ctx: &mut Ctx<Queue>) {
         let auto_ack = cfg.delivery == Delivery::AtMostOnce;
         let mut changed = false;
-        while !self.disk.ready.is_empty() && !self.consumers.is_empty() {
-            let ids: Vec<NodeId> = self.consumers.keys().copied().collect();
+        let mut blocked: BTreeSet<usize> = BTreeSet::new();
+        let mut i = 0;
+        while i < self.disk.ready.len() && !self.consumers.is_empty() {
+            let q = self.disk.ready[i].queue;
+            if blocked.contains(&q) {
+                i += 1;
+                continue;
+            }
+            let ids: Vec<NodeId> = self
+                .consumers
+                .iter()
+                .filter(|(_, s)| s.queue == q)
+                .map(|(c, _)| *c)
+                .collect();
+            let next = self.next_consumer.get(&q).copied().unwrap_or(0);
             let pick = (0..ids.len())
-                .map(|k| ids[(self.next_consumer + k) % ids.len()])
+                .map(|k| ids[(next + k) % ids.len()])
                 .find(|c| auto_ack || self.consumers[c].in_flight.len() < cfg.prefetch as usize);
-            let Some(c) = pick else { break };
-            self.next_consumer =
-                (ids.iter().position(|&x| x == c).expect("a consumer") + 1) % ids.len();
-            let mut m = self.disk.ready.pop_front().expect("not empty");
+            let Some(c) = pick else {
+                blocked.insert(q);
+                i += 1;
+                continue;
+            };
+            self.next_consumer.insert(
+                q,
+                (ids.iter().position(|&x| x == c).expect("a consumer") + 1) % ids.len(),
+            );
+            let mut m = self.disk.ready.remove(i).expect("in range");
             m.deliveries += 1;
             let tag = self.disk.next_tag;
             self.disk.next_tag += 1;

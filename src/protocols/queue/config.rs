@@ -1,6 +1,7 @@
 //! The queue's options: the delivery guarantee promised, flow control (prefetch), failure
 //! detection, retries and the dead-letter queue, and the bug variants that break a promise.
 
+use super::exchange::{self, Exchange, QueueSpec};
 use crate::sim::SimTime;
 use serde::{Deserialize, Serialize};
 
@@ -60,6 +61,18 @@ pub struct QueueConfig {
     pub retry_backoff: SimTime,
     /// How often the broker writes to disk under `bug_confirm_before_persist`.
     pub flush_interval: SimTime,
+    /// How the exchange routes a publish to the queues (`Direct`, `Fanout`, `Topic`).
+    pub exchange: Exchange,
+    /// The queues bound to the exchange, each with its binding keys. Consumer `k` (1-based, in
+    /// id order) consumes queue `(k-1) mod queues`. Empty: one queue that gets every message
+    /// (the default exchange), consumed by every consumer.
+    pub queues: Vec<QueueSpec>,
+    /// The routing keys producers publish with: each message gets one, picked by a hash of
+    /// its id. Empty: no key (the default exchange, or a fanout).
+    pub routing_keys: Vec<String>,
+    /// BUG: the topic exchange treats `#` as `*`: it matches exactly one word instead of zero
+    /// or more, so a queue bound with `orders.#` misses `orders.new.eu`.
+    pub bug_topic_hash: bool,
     /// BUG: the broker confirms a publish as soon as it has it in memory and writes its queue
     /// to disk only every `flush_interval`. A confirmed message is not on disk yet.
     pub bug_confirm_before_persist: bool,
@@ -87,6 +100,10 @@ impl Default for QueueConfig {
             max_deliveries: 0,
             retry_backoff: SimTime::ZERO,
             flush_interval: SimTime::from_millis(100),
+            exchange: Exchange::Direct,
+            queues: Vec::new(),
+            routing_keys: Vec::new(),
+            bug_topic_hash: false,
             bug_confirm_before_persist: false,
             bug_delete_on_delivery: false,
             bug_retry_publish: false,
@@ -96,6 +113,8 @@ impl Default for QueueConfig {
 
 /// Largest prefetch, deliveries and publish attempts accepted.
 pub const MAX_COUNT: u32 = 10_000;
+/// Most queues bound to the exchange.
+pub const MAX_QUEUES: usize = 64;
 
 impl QueueConfig {
     /// Checks the options against each other; the message says what was expected.
@@ -161,7 +180,94 @@ impl QueueConfig {
                     .into(),
             );
         }
+        self.validate_exchange()
+    }
+
+    /// Checks the exchange, its queues and the routing keys.
+    fn validate_exchange(&self) -> Result<(), String> {
+        if self.queues.len() > MAX_QUEUES {
+            return Err(format!(
+                "expected at most {MAX_QUEUES} queues, got {}",
+                self.queues.len()
+            ));
+        }
+        if self.queues.is_empty() && self.exchange != Exchange::Direct {
+            return Err(format!(
+                "a {:?} exchange needs queues to route to: give queues: [(name: \"q1\", bindings: [...]), ...]",
+                self.exchange
+            ));
+        }
+        if self.queues.is_empty() && !self.routing_keys.is_empty() {
+            return Err(
+                "routing_keys need queues with bindings: without queues every message goes to the one default queue"
+                    .into(),
+            );
+        }
+        for (i, q) in self.queues.iter().enumerate() {
+            if q.name.is_empty() {
+                return Err(format!("queue {} has no name", i + 1));
+            }
+            if self.queues[..i].iter().any(|o| o.name == q.name) {
+                return Err(format!("queue name `{}` is used twice", q.name));
+            }
+            if self.exchange != Exchange::Fanout && q.bindings.is_empty() {
+                return Err(format!(
+                    "queue `{}` has no bindings: a {:?} exchange routes nothing to it",
+                    q.name, self.exchange
+                ));
+            }
+            for b in &q.bindings {
+                exchange::check_words(
+                    &format!("binding of queue `{}`", q.name),
+                    b,
+                    self.exchange == Exchange::Topic,
+                )?;
+            }
+        }
+        if !self.queues.is_empty()
+            && self.exchange != Exchange::Fanout
+            && self.routing_keys.is_empty()
+        {
+            return Err(format!(
+                "a {:?} exchange routes by key: give routing_keys: [\"orders.new.eu\", ...] for the producers",
+                self.exchange
+            ));
+        }
+        for k in &self.routing_keys {
+            exchange::check_words("routing key", k, false)?;
+        }
+        if self.bug_topic_hash && self.exchange != Exchange::Topic {
+            return Err(
+                "bug_topic_hash mis-matches `#` in topic bindings: set exchange: Topic".into(),
+            );
+        }
         Ok(())
+    }
+
+    /// Number of queues: the declared ones, or the one default queue.
+    pub fn queue_count(&self) -> usize {
+        self.queues.len().max(1)
+    }
+
+    /// Queue `q`'s name (`queue` for the default queue).
+    pub fn queue_name(&self, q: usize) -> &str {
+        self.queues.get(q).map_or("queue", |s| s.name.as_str())
+    }
+
+    /// The queue consumed by the consumer of 0-based rank `rank`.
+    pub fn queue_of_consumer(&self, rank: usize) -> usize {
+        rank % self.queue_count()
+    }
+
+    /// The routing key producers give message `id`.
+    pub fn routing_key(&self, id: u64) -> &str {
+        exchange::key_of(&self.routing_keys, id)
+    }
+
+    /// The queues a message published with `key` must be put in (the exchange's rule, without
+    /// any bug).
+    pub fn bound_queues(&self, key: &str) -> Vec<usize> {
+        exchange::route(self.exchange, &self.queues, key, false)
     }
 
     /// Whether producers retry an unconfirmed publish.

@@ -24,6 +24,8 @@ pub struct Consumer {
     pub redeliveries: u64,
     /// This run's session (its start time in microseconds).
     pub session: u64,
+    /// The queue it consumes (0: the default queue), so checkers can tell copies apart.
+    pub queue: usize,
 }
 
 impl Consumer {
@@ -36,6 +38,7 @@ impl Consumer {
         Consumer {
             processed,
             session: ctx.now.0,
+            queue: super::consumer_queue(cfg, ctx, ctx.id),
             ..Default::default()
         }
     }

@@ -2,6 +2,7 @@
 //! publisher confirms (`basic.ack` from the broker), `basic.deliver`, `basic.ack` and
 //! `basic.nack` from the consumer, and a heartbeat.
 
+use super::exchange::RoutingKey;
 use crate::sim::Message;
 
 /// A message's id, unique over the run: given by its producer (`m7`).
@@ -12,9 +13,13 @@ pub type Tag = u64;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum QueueMsg {
-    /// Producer → broker: queue this message (`basic.publish`). `poison`: its processing
-    /// will always fail.
-    Publish { id: MsgId, poison: bool },
+    /// Producer → broker: queue this message (`basic.publish`), routed by the exchange on
+    /// `key` (empty for the default exchange). `poison`: its processing will always fail.
+    Publish {
+        id: MsgId,
+        poison: bool,
+        key: RoutingKey,
+    },
     /// Broker → producer: the message is queued (on disk, for a durable queue): a publisher
     /// confirm.
     Confirm { id: MsgId },
@@ -53,8 +58,13 @@ impl Message for QueueMsg {
     }
     fn label(&self) -> String {
         match self {
-            QueueMsg::Publish { id, poison } => {
-                format!("m{id}{}", if *poison { " (poison)" } else { "" })
+            QueueMsg::Publish { id, poison, key } => {
+                let key = if key.0.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {}", key.0)
+                };
+                format!("m{id}{key}{}", if *poison { " (poison)" } else { "" })
             }
             QueueMsg::Confirm { id } => format!("m{id}"),
             QueueMsg::Subscribe { session } | QueueMsg::Heartbeat { session } => {

@@ -21,6 +21,10 @@
 //!                                       └────────────Subscribe, Heartbeat─────────┘
 //! ```
 //!
+//! With `queues`, the broker is an exchange (`exchange.rs`): `Direct`, `Fanout` (publish/
+//! subscribe: every queue gets a copy) or `Topic` (bindings such as `orders.*.eu`), each queue
+//! consumed by its own consumers; the Exchange Routing checker holds it to its bindings.
+//!
 //! The delivery guarantee is a configuration promise (`delivery`): `AtMostOnce` is auto-ack
 //! without publish retries; `AtLeastOnce` is manual ack after processing with publish
 //! retries. Each promise has its checker (`invariants/`), and each checker has a bug variant
@@ -29,13 +33,15 @@
 mod broker;
 mod config;
 mod consumer;
+pub mod exchange;
 pub mod invariants;
 mod message;
 mod producer;
 
-pub use broker::{Broker, Disk, Stored, Unacked};
+pub use broker::{Broker, Disk, Routed, Stored, Unacked};
 pub use config::{Delivery, MAX_COUNT, QueueConfig};
 pub use consumer::Consumer;
+pub use exchange::{Exchange, QueueSpec, RoutingKey};
 pub use message::{MsgId, QueueMsg, Tag};
 pub use producer::{Producer, ProducerLog, unique_id};
 
@@ -116,6 +122,17 @@ pub fn name<P: Protocol>(ctx: &Ctx<P>, n: NodeId) -> String {
     format!("{role}{}", rank + 1)
 }
 
+/// The queue consumer `c` consumes: consumer `k` (1-based, in id order) takes queue
+/// `(k-1) mod queues`.
+pub fn consumer_queue(cfg: &QueueConfig, ctx: &Ctx<Queue>, c: NodeId) -> usize {
+    let rank = ctx
+        .nodes_of("consumer")
+        .iter()
+        .position(|&m| m == c)
+        .unwrap_or(0);
+    cfg.queue_of_consumer(rank)
+}
+
 impl Queue {
     fn start(cfg: &QueueConfig, durable: &QueueDurable, ctx: &mut Ctx<Self>) -> Self {
         let part = match ctx.role(ctx.id) {
@@ -138,8 +155,7 @@ impl Protocol for Queue {
     type Config = QueueConfig;
 
     const NAME: &'static str = "queue";
-    const SUMMARY: &'static str =
-        "RabbitMQ-like queue: confirms, prefetch, acks, redelivery, retries, dead letters";
+    const SUMMARY: &'static str = "RabbitMQ-like queue: exchanges, confirms, prefetch, acks, redelivery, retries, dead letters";
     const MESSAGE_KINDS: &'static [&'static str] = &[
         "Publish",
         "Confirm",
@@ -231,22 +247,33 @@ impl Protocol for Queue {
                     .map(|(i, (m, committed))| EntryView {
                         index: i as u64 + 1,
                         term: m.deliveries as u64,
-                        label: format!("m{}", m.id),
+                        label: if self.cfg.queues.is_empty() {
+                            format!("m{}", m.id)
+                        } else {
+                            format!("m{}@{}", m.id, self.cfg.queue_name(m.queue))
+                        },
                         committed,
                     })
                     .collect();
                 v
             }
-            Part::Consumer(c) => NodeView::new("consumer", Tone::Follower)
-                .field("processed", c.processed.len())
-                .field("failures", c.failures)
-                .field("redeliveries", c.redeliveries)
-                .field(
-                    "last",
-                    c.processed
-                        .last()
-                        .map_or_else(|| "-".to_string(), |id| format!("m{id}")),
-                ),
+            Part::Consumer(c) => {
+                let v = NodeView::new("consumer", Tone::Follower);
+                let v = if self.cfg.queues.is_empty() {
+                    v
+                } else {
+                    v.field("queue", self.cfg.queue_name(c.queue))
+                };
+                v.field("processed", c.processed.len())
+                    .field("failures", c.failures)
+                    .field("redeliveries", c.redeliveries)
+                    .field(
+                        "last",
+                        c.processed
+                            .last()
+                            .map_or_else(|| "-".to_string(), |id| format!("m{id}")),
+                    )
+            }
         }
     }
 
@@ -254,17 +281,20 @@ impl Protocol for Queue {
         invariants::all(cfg, nodes)
     }
 
-    /// Per broker: `depth` (ready and delayed), `unacked`, `dead_lettered`. Over all nodes:
-    /// `processed` (effects recorded by live consumers), `duplicates` (effects beyond the
-    /// first of a message) and `lost` (confirmed messages that the broker no longer holds and
-    /// no consumer processed: exact once deliveries stop; under auto-ack it also counts
-    /// messages on their way to a consumer). These three need every node's log, so they are
-    /// computed only while every node is up (a gap in the plot while one is down).
-    fn gauges(_cfg: &QueueConfig, states: &[Option<Self>], out: &mut Vec<Gauge>) {
+    /// Per broker: `depth` (ready and delayed), `unacked`, `dead_lettered`. Per consumer, with
+    /// declared queues: `processed`. Over all nodes: `processed` (effects recorded by live
+    /// consumers), `duplicates` (effects beyond the first of a message in one queue) and
+    /// `lost` (copies of confirmed messages, one per queue the bindings route them to, that
+    /// the broker no longer holds and no consumer of that queue processed: exact once
+    /// deliveries stop; under auto-ack it also counts messages on their way to a consumer).
+    /// These three need every node's log, so they are computed only while every node is up (a
+    /// gap in the plot while one is down).
+    fn gauges(cfg: &QueueConfig, states: &[Option<Self>], out: &mut Vec<Gauge>) {
         let all_up = states.iter().all(Option::is_some);
-        let mut seen: BTreeMap<MsgId, u32> = BTreeMap::new();
+        // (queue, id) -> times processed by a consumer of that queue.
+        let mut seen: BTreeMap<(usize, MsgId), u32> = BTreeMap::new();
         let mut confirmed: BTreeSet<MsgId> = BTreeSet::new();
-        let mut held: Option<BTreeSet<MsgId>> = None;
+        let mut held: Option<BTreeSet<(usize, MsgId)>> = None;
         for (n, s) in states.iter().enumerate() {
             let Some(s) = s else { continue };
             match &s.part {
@@ -285,12 +315,19 @@ impl Protocol for Queue {
                         node: Some(n),
                         value: d.dead.len() as f64,
                     });
-                    held = Some(d.ids().collect());
+                    held = Some(d.stored().map(|m| (m.queue, m.id)).collect());
                 }
                 Part::Producer(p) => confirmed.extend(p.log.confirmed.iter().copied()),
                 Part::Consumer(c) => {
+                    if !cfg.queues.is_empty() {
+                        out.push(Gauge {
+                            name: "processed",
+                            node: Some(n),
+                            value: c.processed.len() as f64,
+                        });
+                    }
                     for &id in &c.processed {
-                        *seen.entry(id).or_default() += 1;
+                        *seen.entry((c.queue, id)).or_default() += 1;
                     }
                 }
             }
@@ -312,7 +349,12 @@ impl Protocol for Queue {
         if let Some(held) = held {
             let lost = confirmed
                 .iter()
-                .filter(|id| !held.contains(id) && !seen.contains_key(id))
+                .flat_map(|&id| {
+                    cfg.bound_queues(cfg.routing_key(id))
+                        .into_iter()
+                        .map(move |q| (q, id))
+                })
+                .filter(|c| !held.contains(c) && !seen.contains_key(c))
                 .count();
             out.push(Gauge {
                 name: "lost",

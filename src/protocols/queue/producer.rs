@@ -7,6 +7,7 @@
 //! message may be queued twice: producers' retries are one source of duplicates.
 
 use super::config::QueueConfig;
+use super::exchange::RoutingKey;
 use super::message::{MsgId, QueueMsg};
 use super::{Queue, QueueDurable, QueueTimer};
 use crate::sim::{ClientRef, ClientReply, ClientRequest, Ctx, Protocol};
@@ -78,13 +79,14 @@ impl Producer {
                 attempts: 1,
             },
         );
-        self.publish(id, poison, ctx);
+        self.publish(id, poison, cfg, ctx);
         ctx.set_timer(QueueTimer::ConfirmTimeout(id), cfg.confirm_timeout);
     }
 
-    fn publish(&self, id: MsgId, poison: bool, ctx: &mut Ctx<Queue>) {
+    fn publish(&self, id: MsgId, poison: bool, cfg: &QueueConfig, ctx: &mut Ctx<Queue>) {
         if let Some(&b) = ctx.nodes_of("broker").first() {
-            ctx.send(b, QueueMsg::Publish { id, poison });
+            let key = RoutingKey(cfg.routing_key(id).to_string());
+            ctx.send(b, QueueMsg::Publish { id, poison, key });
         }
     }
 
@@ -119,7 +121,7 @@ impl Producer {
             p.attempts += 1;
             let (poison, attempts) = (p.poison, p.attempts);
             ctx.count("publish_retries", 1);
-            self.publish(id, poison, ctx);
+            self.publish(id, poison, cfg, ctx);
             ctx.set_timer(
                 QueueTimer::ConfirmTimeout(id),
                 QueueConfig::backoff(cfg.confirm_timeout, attempts),

@@ -76,7 +76,15 @@ fn broker_with(cfg: &QueueConfig, consumers: &[NodeId]) -> Queue {
 
 fn publish(b: &mut Queue, id: MsgId, now: SimTime) -> Vec<Command<Queue>> {
     step(BROKER, now, |ctx| {
-        b.on_message(PRODUCER, QueueMsg::Publish { id, poison: false }, ctx)
+        b.on_message(
+            PRODUCER,
+            QueueMsg::Publish {
+                id,
+                poison: false,
+                key: RoutingKey::default(),
+            },
+            ctx,
+        )
     })
 }
 
@@ -421,7 +429,8 @@ fn a_producer_answers_its_user_on_the_confirm_and_retries_with_back_off_without_
             BROKER,
             QueueMsg::Publish {
                 id: 0,
-                poison: false
+                poison: false,
+                key: RoutingKey::default(),
             }
         )]
     );
@@ -435,7 +444,8 @@ fn a_producer_answers_its_user_on_the_confirm_and_retries_with_back_off_without_
             BROKER,
             QueueMsg::Publish {
                 id: 0,
-                poison: false
+                poison: false,
+                key: RoutingKey::default(),
             }
         )]
     );
@@ -511,4 +521,137 @@ fn config_validation_says_what_was_expected() {
         .contains("set delivery: AtLeastOnce")
     );
     assert!(QueueConfig::default().validate().is_ok());
+}
+
+fn topic_cfg(bug: bool) -> QueueConfig {
+    let q = |name: &str, b: &str| QueueSpec {
+        name: name.into(),
+        bindings: vec![b.into()],
+    };
+    QueueConfig {
+        exchange: Exchange::Topic,
+        queues: vec![q("eu", "orders.*.eu"), q("orders", "orders.#")],
+        routing_keys: vec!["orders.new.eu".into(), "payments.eu".into()],
+        bug_topic_hash: bug,
+        ..QueueConfig::default()
+    }
+}
+
+fn publish_key(b: &mut Queue, id: MsgId, key: &str) -> Vec<Command<Queue>> {
+    step(BROKER, ms(1), |ctx| {
+        b.on_message(
+            PRODUCER,
+            QueueMsg::Publish {
+                id,
+                poison: false,
+                key: RoutingKey(key.into()),
+            },
+            ctx,
+        )
+    })
+}
+
+#[test]
+fn rule_a_topic_exchange_puts_a_copy_in_every_matching_queue_each_pushed_to_its_own_consumer() {
+    // "Messages are routed to one or many queues based on a match between a message routing
+    // key and the pattern that was used to bind a queue to an exchange." (AMQP 0-9-1 Model
+    // Explained). C1 consumes `eu`, C2 consumes `orders`.
+    let cfg = topic_cfg(false);
+    let mut b = broker_with(&cfg, &[C1, C2]);
+    let cmds = publish_key(&mut b, 7, "orders.new.eu");
+    assert_eq!(
+        sends(&cmds),
+        vec![
+            (PRODUCER, QueueMsg::Confirm { id: 7 }),
+            (C1, deliver(0, 7, 1)),
+            (C2, deliver(1, 7, 1)),
+        ]
+    );
+    let r = broker(&mut b).routed.clone().expect("routed");
+    assert_eq!((r.seq, r.id, r.queues), (1, 7, vec![0, 1]));
+    // Unroutable: confirmed, queued nowhere.
+    let cmds = publish_key(&mut b, 8, "payments.eu");
+    assert_eq!(sends(&cmds), vec![(PRODUCER, QueueMsg::Confirm { id: 8 })]);
+    assert!(cmds.contains(&Command::Count {
+        name: "unroutable",
+        by: 1
+    }));
+}
+
+#[test]
+fn rule_a_fanout_exchange_gives_every_bound_queue_a_copy_and_a_full_queue_does_not_block_the_others()
+ {
+    // "A fanout exchange routes messages to all of the queues that are bound to it and the
+    // routing key is ignored."
+    let cfg = QueueConfig {
+        exchange: Exchange::Fanout,
+        queues: vec![
+            QueueSpec {
+                name: "a".into(),
+                bindings: vec![],
+            },
+            QueueSpec {
+                name: "b".into(),
+                bindings: vec![],
+            },
+        ],
+        prefetch: 1,
+        ..QueueConfig::default()
+    };
+    // Only C1 (queue a) subscribed: b's copies wait, a's go one at a time.
+    let mut b = broker_with(&cfg, &[C1]);
+    publish_key(&mut b, 1, "");
+    let cmds = publish_key(&mut b, 2, "");
+    assert_eq!(sends(&cmds), vec![(PRODUCER, QueueMsg::Confirm { id: 2 })]);
+    let queued: Vec<(usize, MsgId)> = broker(&mut b)
+        .disk
+        .ready
+        .iter()
+        .map(|m| (m.queue, m.id))
+        .collect();
+    assert_eq!(queued, vec![(1, 1), (0, 2), (1, 2)]);
+    // C2 subscribes to b: b's first copy goes to it though a's copy of m2 is ahead.
+    let cmds = step(BROKER, ms(2), |ctx| {
+        b.on_message(C2, QueueMsg::Subscribe { session: 0 }, ctx)
+    });
+    assert_eq!(sends(&cmds), vec![(C2, deliver(1, 1, 1))]);
+}
+
+#[test]
+fn bug_topic_hash_leaves_a_multi_word_key_out_of_a_hash_binding() {
+    let cfg = topic_cfg(true);
+    let mut b = broker_with(&cfg, &[C1, C2]);
+    let cmds = publish_key(&mut b, 7, "orders.new.eu");
+    assert_eq!(
+        sends(&cmds),
+        vec![
+            (PRODUCER, QueueMsg::Confirm { id: 7 }),
+            (C1, deliver(0, 7, 1)),
+        ]
+    );
+}
+
+#[test]
+fn exchange_config_errors_say_what_was_expected() {
+    let bad = |c: QueueConfig| c.validate().unwrap_err();
+    let e = bad(QueueConfig {
+        exchange: Exchange::Fanout,
+        ..QueueConfig::default()
+    });
+    assert!(e.contains("needs queues"), "{e}");
+    let mut c = topic_cfg(false);
+    c.routing_keys.clear();
+    assert!(bad(c).contains("give routing_keys"));
+    let mut c = topic_cfg(false);
+    c.queues[1].name = "eu".into();
+    assert!(bad(c).contains("used twice"));
+    let mut c = topic_cfg(false);
+    c.queues[0].bindings = vec!["orders.e#".into()];
+    assert!(bad(c).contains("whole words"));
+    let mut c = topic_cfg(true);
+    c.exchange = Exchange::Direct;
+    c.queues[0].bindings = vec!["orders.new.eu".into()];
+    c.queues[1].bindings = vec!["payments.eu".into()];
+    assert!(bad(c).contains("set exchange: Topic"));
+    assert!(topic_cfg(false).validate().is_ok());
 }

@@ -5,6 +5,10 @@
 //! |---|---|---|
 //! | `AtLeastOnce`, `durable: true` | nothing confirmed is lost, even if the broker crashes | No Confirmed Message Lost |
 //! | `AtMostOnce` | nothing is processed twice | At Most Once |
+//! | any, with `queues` | each message goes to exactly the queues whose binding matches | Exchange Routing |
+//!
+//! With several queues a message has one copy per queue it is routed to: "lost" and
+//! "processed twice" are about one copy, in one queue, processed by that queue's consumers.
 //!
 //! `AtLeastOnce` allows duplicates and `AtMostOnce` allows losses: those are counted (the
 //! `duplicates` and `lost` series), not flagged. A transient queue (`durable: false`) promises
@@ -15,9 +19,11 @@
 //! while it is down.
 
 mod at_most_once;
+mod exchange_routing;
 mod no_confirmed_loss;
 
 pub use at_most_once::AtMostOnce;
+pub use exchange_routing::ExchangeRouting;
 pub use no_confirmed_loss::NoConfirmedMessageLost;
 
 use super::{Delivery, Queue, QueueConfig};
@@ -25,12 +31,42 @@ use crate::sim::{Invariant, NodeId, Protocol, World};
 
 /// The checkers of the promise `cfg` makes.
 pub fn all(cfg: &QueueConfig, nodes: usize) -> Vec<Box<dyn Invariant<Queue>>> {
+    let mut v: Vec<Box<dyn Invariant<Queue>>> = Vec::new();
+    if !cfg.queues.is_empty() {
+        v.push(Box::new(ExchangeRouting::new(cfg)));
+    }
     match cfg.delivery {
         Delivery::AtLeastOnce if cfg.durable => {
-            vec![Box::new(NoConfirmedMessageLost::new(nodes))]
+            v.push(Box::new(NoConfirmedMessageLost::new(cfg, nodes)))
         }
-        Delivery::AtLeastOnce => Vec::new(),
-        Delivery::AtMostOnce => vec![Box::new(AtMostOnce::new(nodes))],
+        Delivery::AtLeastOnce => {}
+        Delivery::AtMostOnce => v.push(Box::new(AtMostOnce::new(nodes))),
+    }
+    v
+}
+
+/// The queue each consumer consumes, learnt from live states (a crashed consumer keeps the
+/// queue it had; 0, the default queue, until known).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ConsumerQueues(Vec<Option<usize>>);
+
+impl ConsumerQueues {
+    pub(crate) fn new(nodes: usize) -> Self {
+        ConsumerQueues(vec![None; nodes])
+    }
+    pub(crate) fn learn(&mut self, w: &World<Queue>) {
+        for n in w.changed() {
+            if let Some(Queue {
+                part: super::Part::Consumer(c),
+                ..
+            }) = &w.states[n]
+            {
+                self.0[n] = Some(c.queue);
+            }
+        }
+    }
+    pub(crate) fn of(&self, n: NodeId) -> usize {
+        self.0[n].unwrap_or(0)
     }
 }
 
