@@ -121,17 +121,18 @@ impl Participant {
             SagaMsg::PlaceOrder { order } if self.service() == Service::Order => {
                 self.place_order(order, from, cfg, ctx)
             }
-            SagaMsg::Publish { order, event } if event.subscriber() == self.service() => {
-                if self.react(order, event, cfg, ctx) {
-                    ctx.send(from, SagaMsg::Ack { order, event });
-                }
+            // Acknowledged once handled; not after a transient error (it comes again).
+            SagaMsg::Publish { order, event }
+                if event.subscriber() == self.service() && self.react(order, event, cfg, ctx) =>
+            {
+                ctx.send(from, SagaMsg::Ack { order, event });
             }
-            SagaMsg::Ack { order, event } => {
-                if self.store.outbox.remove(&(order, event)).is_some() {
-                    self.publications.remove(&(order, event));
-                    ctx.cancel_timer(SagaTimer::Redeliver(order, event));
-                    self.persist(ctx);
-                }
+            SagaMsg::Ack { order, event }
+                if self.store.outbox.remove(&(order, event)).is_some() =>
+            {
+                self.publications.remove(&(order, event));
+                ctx.cancel_timer(SagaTimer::Redeliver(order, event));
+                self.persist(ctx);
             }
             _ => {}
         }
