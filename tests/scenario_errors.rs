@@ -143,14 +143,16 @@ fn every_bundled_scenario_validates_and_has_a_title_and_description() {
         let proto = path.split('/').nth(1).unwrap();
         // Topic folders gather scenarios of several protocols: `compare` (one scenario on
         // three consensus protocols), `basics` (the systems-of-services foundations),
-        // `messaging` (queues, logs and streams) and `storage` (the replication and
-        // partitioning protocols of the storage guide).
+        // `messaging` (queues, logs and streams), `storage` (the replication and
+        // partitioning protocols of the storage guide) and `transactions` (sagas and the
+        // outbox).
         assert!(
             proto == l.info.protocol
                 || proto == "compare"
                 || proto == "basics"
                 || proto == "messaging"
-                || proto == "storage",
+                || proto == "storage"
+                || proto == "transactions",
             "{path}: scenarios live in scenarios/<protocol>/ or a topic folder (found protocol {})",
             l.info.protocol
         );

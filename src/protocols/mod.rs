@@ -15,6 +15,7 @@ pub mod paxos;
 pub mod queue;
 pub mod raft;
 pub mod relay;
+pub mod saga;
 pub mod storage;
 pub mod stream;
 pub mod three_tier;
@@ -57,4 +58,5 @@ pub const PROTOCOLS: &[ProtocolEntry] = &[
     entry::<leaderless::Leaderless>(),
     entry::<multi_leader::MultiLeader>(),
     entry::<partitioned::Partitioned>(),
+    entry::<saga::Saga>(),
 ];
