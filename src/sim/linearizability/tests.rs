@@ -205,3 +205,15 @@ fn ten_thousand_operations_on_a_few_keys_are_checked() {
     let h = random_register_history(&mut rng, 10_000, 4, 8);
     assert_eq!(check(&h), Ok(()));
 }
+
+#[test]
+fn many_timed_out_writes_nobody_read_do_not_slow_the_search() {
+    // 300 overlapping timed-out puts of values no one reads, then a lost write.
+    let mut entries: Vec<HistoryEntry> = (0..300)
+        .map(|i| put_timed_out(i % 8, &format!("t{i}"), i as u64, 10_000))
+        .collect();
+    entries.push(put(9, "1", 400, 401));
+    entries.push(get(10, None, 500, 501));
+    let e = check(&history(entries)).unwrap_err();
+    assert_eq!(e.ops, vec![300, 301]);
+}
