@@ -320,20 +320,8 @@ fn linearizable(ops: &[RegOp], budget: &mut u64) -> Option<bool> {
             return None;
         }
         *budget -= 1;
-        if entry == tail {
-            // Every remaining call was tried here and none fits: backtrack.
-            let Some((call, s)) = calls.pop() else {
-                return Some(false);
-            };
-            state = s;
-            let op = nodes[call].op;
-            linearized[op / 64] &= !(1 << (op % 64));
-            unlift(&mut nodes, call);
-            entry = nodes[call].next;
-            continue;
-        }
         let n = nodes[entry];
-        if n.is_call {
+        if entry != tail && n.is_call {
             if let Some(next_state) = ops[n.op].step.apply(state) {
                 linearized[n.op / 64] |= 1 << (n.op % 64);
                 let fresh = cache.insert((linearized.clone().into_boxed_slice(), next_state));
@@ -348,8 +336,9 @@ fn linearizable(ops: &[RegOp], budget: &mut u64) -> Option<bool> {
             }
             entry = n.next;
         } else {
-            // A response whose call is still in the list: that call must come first, and no
-            // choice made so far lets it. Undo the latest choice.
+            // The end of the list (every remaining call was tried here and none fits), or a
+            // response whose call is still in the list (that call must come first, and no
+            // choice made so far lets it): undo the latest choice.
             let Some((call, s)) = calls.pop() else {
                 return Some(false);
             };
