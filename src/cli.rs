@@ -199,12 +199,15 @@ pub struct RunArgs {
     pub keep_events: Option<usize>,
     /// Write every time series to this file as tidy CSV (`time_s,series,node,value`).
     pub metrics: Option<String>,
-    /// `(kind, file)` pairs: `history` (JSON Lines) or `edn` (a Jepsen history).
+    /// `(kind, file)` pairs: `history` (JSON Lines), `edn` (a Jepsen history), `shiviz`,
+    /// `mermaid` (the messages) or `csv` (the time series, as `--metrics`).
     pub export: Vec<(String, String)>,
+    /// The shiviz and mermaid exports start here (default: time zero).
+    pub from: Option<SimTime>,
 }
 
 /// The export kinds `run --export KIND FILE` knows.
-const EXPORT_KINDS: &[&str] = &["history", "edn"];
+const EXPORT_KINDS: &[&str] = &["history", "edn", "shiviz", "mermaid", "csv"];
 
 type ExportFile<'a> = (&'a str, &'a str, std::io::BufWriter<std::fs::File>);
 
@@ -228,12 +231,18 @@ fn open_exports(export: &[(String, String)]) -> Result<Vec<ExportFile<'_>>, Stri
 fn write_exports(
     files: &mut [ExportFile<'_>],
     sim: &dyn crate::sim::dynsim::DynSim,
+    from: SimTime,
 ) -> Result<(), String> {
+    use crate::export;
     use std::io::Write as _;
+    let (trace, names) = (sim.trace(), sim.names());
     for (kind, path, out) in files {
         let written = match *kind {
-            "history" => crate::export::history_jsonl(sim.history(), sim.names(), out),
-            _ => crate::export::history_edn(sim.history(), out),
+            "history" => export::history_jsonl(sim.history(), names, out),
+            "edn" => export::history_edn(sim.history(), out),
+            "shiviz" => export::trace::shiviz(trace, names, from, out),
+            "mermaid" => export::trace::mermaid(trace, names, from, out),
+            _ => sim.metrics().series.write_csv(names, out),
         };
         written
             .and_then(|_| out.flush())
@@ -443,7 +452,8 @@ pub fn run(args: RunArgs) -> i32 {
             return EXIT_BAD_INPUT;
         }
     }
-    if let Err(m) = write_exports(&mut export_files, sim.as_ref()) {
+    let from = args.from.unwrap_or(SimTime::ZERO);
+    if let Err(m) = write_exports(&mut export_files, sim.as_ref(), from) {
         errln!("error: {m}");
         return EXIT_BAD_INPUT;
     }
@@ -887,9 +897,29 @@ struct Failure<'a> {
     #[serde(flatten)]
     result: &'a SeedResult,
     reproduce: String,
+    /// The app opened on this seed, paused at the violation, with the space-time diagram.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    watch: Option<String>,
 }
 
-pub fn check(file: &str, seeds: &str, jobs: Option<usize>, format: Format) -> i32 {
+/// The command that opens the app on `seed`, paused where the violation happened.
+fn watch_command(file: &str, seed: u64, at: SimTime) -> String {
+    format!("distsim {file} --seed {seed} --at {at} --spacetime")
+}
+
+/// `check --minimize`: where to write the minimal counterexample (`None`: next to nothing,
+/// in the current directory, named after the file and seed).
+pub struct MinimizeArgs {
+    pub out: Option<String>,
+}
+
+pub fn check(
+    file: &str,
+    seeds: &str,
+    jobs: Option<usize>,
+    format: Format,
+    minimize: Option<MinimizeArgs>,
+) -> i32 {
     let range = match parse_seeds(seeds) {
         Ok(r) => r,
         Err(m) => {
@@ -951,6 +981,20 @@ pub fn check(file: &str, seeds: &str, jobs: Option<usize>, format: Format) -> i3
         .map(|r| r.seed)
         .collect();
     let reproduce = |seed: u64| format!("distsim run {file} --seed {seed}");
+    let first_violating = results
+        .iter()
+        .find(|r| r.violation.is_some())
+        .map(|r| r.seed);
+    let minimized = match (&minimize, first_violating) {
+        (Some(m), Some(seed)) => match minimize_seed(&text, file, seed, m) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                errln!("error: --minimize: {e}");
+                return EXIT_BAD_INPUT;
+            }
+        },
+        _ => None,
+    };
     if format == Format::Json {
         #[derive(Serialize)]
         struct CheckReport<'a> {
@@ -966,6 +1010,8 @@ pub fn check(file: &str, seeds: &str, jobs: Option<usize>, format: Format) -> i3
             step_limit_seeds: Vec<u64>,
             /// Every failing seed, in seed order.
             failures: Vec<Failure<'a>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            minimized: Option<&'a MinimizeReport>,
         }
         let r = CheckReport {
             file,
@@ -985,8 +1031,13 @@ pub fn check(file: &str, seeds: &str, jobs: Option<usize>, format: Format) -> i3
                 .map(|r| Failure {
                     result: r,
                     reproduce: reproduce(r.seed),
+                    watch: r
+                        .violation
+                        .as_ref()
+                        .map(|v| watch_command(file, r.seed, v.at)),
                 })
                 .collect(),
+            minimized: minimized.as_ref(),
         };
         use std::io::Write as _;
         let _ = writeln!(
@@ -1015,6 +1066,9 @@ pub fn check(file: &str, seeds: &str, jobs: Option<usize>, format: Format) -> i3
                 );
             }
             outln!("  reproduce: {}", reproduce(r.seed));
+            if let Some(v) = &r.violation {
+                outln!("  watch it:  {}", watch_command(file, r.seed, v.at));
+            }
         }
         if interrupted {
             outln!(
@@ -1033,6 +1087,11 @@ pub fn check(file: &str, seeds: &str, jobs: Option<usize>, format: Format) -> i3
         if let Some(first) = failed.first() {
             outln!("first failing seed: {}", first.seed);
         }
+        if let Some(m) = &minimized {
+            outln!("{}", m.text());
+        } else if minimize.is_some() {
+            outln!("--minimize: no seed violated an invariant, nothing to minimize");
+        }
     }
     if interrupted {
         EXIT_INTERRUPTED
@@ -1041,6 +1100,84 @@ pub fn check(file: &str, seeds: &str, jobs: Option<usize>, format: Format) -> i3
     } else {
         EXIT_FAILED
     }
+}
+
+/// What `check --minimize` did, for the text and JSON reports.
+#[derive(Serialize)]
+pub struct MinimizeReport {
+    pub seed: u64,
+    pub invariant: String,
+    pub written: String,
+    pub faults_before: usize,
+    pub faults_after: usize,
+    pub events_before: u64,
+    pub events_after: u64,
+    pub duration_before: SimTime,
+    pub duration_after: SimTime,
+    pub workload_kept: bool,
+    pub runs: usize,
+    pub watch: String,
+}
+
+impl MinimizeReport {
+    fn text(&self) -> String {
+        format!(
+            "minimized seed {}: {} still violated with {} of {} faults, {} of {} events, \
+             {} of {} simulated{}, after {} runs\n  wrote {}\n  watch it:  distsim {} --spacetime",
+            self.seed,
+            self.invariant,
+            self.faults_after,
+            self.faults_before,
+            self.events_after,
+            self.events_before,
+            self.duration_after,
+            self.duration_before,
+            if self.workload_kept {
+                ""
+            } else {
+                ", without the clients"
+            },
+            self.runs,
+            self.written,
+            self.written
+        )
+    }
+}
+
+fn minimize_seed(
+    text: &str,
+    file: &str,
+    seed: u64,
+    args: &MinimizeArgs,
+) -> Result<MinimizeReport, String> {
+    let m = crate::minimize::minimize(text, file, seed)?
+        .ok_or_else(|| format!("seed {seed} no longer violates anything"))?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        let stem = std::path::Path::new(file)
+            .file_stem()
+            .map_or("scenario".into(), |s| s.to_string_lossy().to_string());
+        format!("{stem}-seed{seed}-min.ron")
+    });
+    let header = format!(
+        "// Minimized by `distsim check {file} --minimize` from seed {seed}: {} of {} faults.\n",
+        m.faults_after, m.faults_before
+    );
+    std::fs::write(&out, header + &m.scenario)
+        .map_err(|e| format!("cannot write the minimized scenario to {out}: {e}"))?;
+    Ok(MinimizeReport {
+        seed,
+        invariant: m.invariant,
+        watch: format!("distsim {out} --spacetime"),
+        written: out,
+        faults_before: m.faults_before,
+        faults_after: m.faults_after,
+        events_before: m.events_before,
+        events_after: m.events_after,
+        duration_before: m.duration_before,
+        duration_after: m.duration_after,
+        workload_kept: m.workload_kept,
+        runs: m.tests,
+    })
 }
 
 pub fn validate(files: &[String]) -> i32 {

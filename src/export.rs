@@ -3,6 +3,8 @@
 //! Knossos reads and Porcupine's Jepsen-log parser reads, so an external linearizability
 //! checker can be pointed at any run.
 
+pub mod trace;
+
 use crate::sim::client::{History, HistoryEntry, Op, Outcome};
 use crate::sim::time::SimTime;
 use serde::Serialize;

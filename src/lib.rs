@@ -9,6 +9,7 @@ pub mod cli;
 pub mod export;
 #[cfg(feature = "gui")]
 pub mod gui;
+pub mod minimize;
 pub mod protocols;
 pub mod registry;
 pub mod scenario;

@@ -21,9 +21,16 @@ struct Cli {
     /// Render the scenario at `--at` to this PNG and exit (needs a display).
     #[arg(long)]
     screenshot: Option<String>,
-    /// Simulated time for `--screenshot` (units us, ms, s, min, h).
-    #[arg(long, value_parser = parse_time, default_value = "2s")]
-    at: SimTime,
+    /// Open the app paused at this simulated time (units us, ms, s, min, h); with
+    /// `--screenshot`, the time rendered (default 2s).
+    #[arg(long, value_parser = parse_time)]
+    at: Option<SimTime>,
+    /// Open the app on this seed instead of the scenario's own (as `check` reports them).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Open with the space-time diagram shown (T toggles it).
+    #[arg(long)]
+    spacetime: bool,
     /// Multisample anti-aliasing for the app: 1 (off, the default: egui smooths its own
     /// shapes, and software renderers are pixel-bound), 2, 4 or 8.
     #[arg(long, default_value_t = 1)]
@@ -67,11 +74,15 @@ enum Command {
         /// to this file as tidy CSV: time_s,series,node,value.
         #[arg(long, value_name = "FILE")]
         metrics: Option<String>,
-        /// Write the client history for other tools: `history FILE` (JSON Lines, one
-        /// operation per line) or `edn FILE` (a Jepsen history, for Knossos or Porcupine).
-        /// Repeatable.
+        /// Write the run for other tools: `history FILE` (the client operations as JSON
+        /// Lines), `edn FILE` (a Jepsen history, for Knossos or Porcupine), `shiviz FILE`
+        /// (events with vector clocks, for ShiViz), `mermaid FILE` (a sequence diagram of the
+        /// messages) or `csv FILE` (the time series, as --metrics). Repeatable.
         #[arg(long, num_args = 2, value_names = ["KIND", "FILE"], action = clap::ArgAction::Append)]
         export: Vec<String>,
+        /// Start the shiviz and mermaid exports at this time (with --until, a window).
+        #[arg(long, value_parser = parse_time)]
+        from: Option<SimTime>,
     },
     /// Run a seed sweep in parallel and report every seed that violates an invariant, misses
     /// an expectation or hits the step limit, with the command that reproduces it.
@@ -89,6 +100,13 @@ enum Command {
         /// Report as text for people or as one JSON object for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Shrink the first violating seed to a minimal counterexample (delta debugging over
+        /// its faults) and write it as a scenario.
+        #[arg(long)]
+        minimize: bool,
+        /// Where --minimize writes the scenario (default: FILE-seedN-min.ron here).
+        #[arg(long, value_name = "FILE", requires = "minimize")]
+        out: Option<String>,
     },
     /// Check scenario files without running them.
     Validate {
@@ -144,6 +162,7 @@ fn main() {
             keep_events,
             metrics,
             export,
+            from,
         }) => cli::run(cli::RunArgs {
             file,
             seed,
@@ -157,13 +176,22 @@ fn main() {
                 .chunks(2)
                 .map(|p| (p[0].clone(), p[1].clone()))
                 .collect(),
+            from,
         }),
         Some(Command::Check {
             file,
             seeds,
             jobs,
             format,
-        }) => cli::check(&file, &seeds, jobs, format),
+            minimize,
+            out,
+        }) => cli::check(
+            &file,
+            &seeds,
+            jobs,
+            format,
+            minimize.then_some(cli::MinimizeArgs { out }),
+        ),
         Some(Command::Validate { files }) => cli::validate(&files),
         Some(Command::List) => cli::list(),
         Some(Command::Bench {
@@ -217,6 +245,8 @@ fn app(cli: Cli) -> i32 {
         file: cli.file,
         screenshot: cli.screenshot,
         at: cli.at,
+        seed: cli.seed,
+        spacetime: cli.spacetime,
         msaa: cli.msaa,
         width: 1280,
         height: 800,

@@ -67,6 +67,23 @@ pub struct Loaded {
 /// Re-reads a scenario and writes it back with a seed and extra timeline actions.
 type SaveFn = fn(&str, &str, u64, &[(SimTime, Action)]) -> Result<String, ScenarioError>;
 
+/// How [`rewrite`] changes a scenario (the minimizer's candidates).
+#[derive(Clone, Debug)]
+pub struct Rewrite {
+    pub seed: u64,
+    pub duration: SimTime,
+    /// The whole timeline (it replaces the file's); chaos is turned off.
+    pub timeline: Vec<(SimTime, Action)>,
+    /// Keep the scenario's workload.
+    pub workload: bool,
+    /// Expect exactly this violation instead of the file's expectations.
+    pub expect_violation: Option<String>,
+    /// Captions added to the timeline (each just before the actions of its instant).
+    pub captions: Vec<(SimTime, String)>,
+}
+
+type RewriteFn = fn(&str, &str, &Rewrite) -> Result<String, ScenarioError>;
+
 /// One registry line: a protocol's name and how to build and save its scenarios.
 pub struct ProtocolEntry {
     pub name: &'static str,
@@ -74,6 +91,7 @@ pub struct ProtocolEntry {
     pub message_kinds: &'static [&'static str],
     load: fn(&str, &str, &RunOptions) -> Result<Loaded, ScenarioError>,
     save: SaveFn,
+    rewrite: RewriteFn,
 }
 
 pub const fn entry<P: Protocol>() -> ProtocolEntry {
@@ -83,6 +101,7 @@ pub const fn entry<P: Protocol>() -> ProtocolEntry {
         message_kinds: P::MESSAGE_KINDS,
         load: load_as::<P>,
         save: save_as::<P>,
+        rewrite: rewrite_as::<P>,
     }
 }
 
@@ -162,6 +181,11 @@ pub fn save(
     extra: &[(SimTime, Action)],
 ) -> Result<String, ScenarioError> {
     (find_entry(text, file)?.save)(text, file, seed, extra)
+}
+
+/// Re-reads a scenario and writes it back changed as `r` says, without chaos.
+pub fn rewrite(text: &str, file: &str, r: &Rewrite) -> Result<String, ScenarioError> {
+    (find_entry(text, file)?.rewrite)(text, file, r)
 }
 
 fn parse_checked<P: Protocol>(
@@ -297,6 +321,36 @@ fn save_as<P: Protocol>(
     s.seed = seed;
     s.timeline.extend(extra.iter().cloned());
     s.timeline.sort_by_key(|(t, _)| *t);
+    scenario::scenario_to_ron(&s)
+        .map_err(|e| ScenarioError::new(file, 0, 0, format!("cannot write scenario: {e}")))
+}
+
+fn rewrite_as<P: Protocol>(text: &str, file: &str, r: &Rewrite) -> Result<String, ScenarioError> {
+    let mut s = parse_checked::<P>(text, file)?;
+    s.seed = r.seed;
+    s.duration = r.duration;
+    s.chaos = None;
+    if !r.workload {
+        s.workload = None;
+    }
+    if let Some(inv) = &r.expect_violation {
+        s.expect = vec![Expectation::Violation(inv.clone())];
+        s.name = format!("{}-minimized", s.name);
+        s.title = format!("{} (minimized)", s.title);
+        s.description = format!(
+            "A minimal counterexample: seed {} of `{file}`, its faults scripted and shrunk by \
+             delta debugging while {inv} is still violated. {}",
+            r.seed, s.description
+        );
+    }
+    let mut timeline: Vec<(SimTime, Action)> = r
+        .captions
+        .iter()
+        .map(|(t, c)| (*t, Action::Caption(c.clone())))
+        .collect();
+    timeline.extend(r.timeline.iter().cloned());
+    timeline.sort_by_key(|(t, _)| *t);
+    s.timeline = timeline;
     scenario::scenario_to_ron(&s)
         .map_err(|e| ScenarioError::new(file, 0, 0, format!("cannot write scenario: {e}")))
 }

@@ -585,7 +585,7 @@ fn exported_histories_can_be_checked_again_outside() {
     assert_eq!(invokes, invoked);
     assert_eq!(edn_text.lines().count(), 2 * invoked);
     // Bad kinds and unwritable files are refused before running.
-    let (code, _, err) = distsim(&["run", file, "--export", "shiviz", "x.log"]);
+    let (code, _, err) = distsim(&["run", file, "--export", "pdf", "x.pdf"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("expected one of history, edn"), "{err}");
     let (code, _, err) = distsim(&["run", file, "--export", "edn", "/nonexistent/dir/x"]);
@@ -632,4 +632,93 @@ fn entry_of(v: &serde_json::Value) -> distsim::sim::HistoryEntry {
         attempts: v["attempts"].as_u64().unwrap() as u32,
         node: None,
     }
+}
+
+/// From "a sweep found a violation" to "a minimal counterexample to watch" in one command:
+/// `check --minimize` writes a scenario that `run` replays as the expected violation, and
+/// prints the app command that shows it.
+#[test]
+fn check_minimize_writes_a_smaller_scenario_that_still_violates() {
+    let out_file = scratch("forget-vote-min.ron", "");
+    let (code, out, err) = distsim(&[
+        "check",
+        "scenarios/raft/sweeps/forget-vote.ron",
+        "--seeds",
+        "2..3",
+        "--minimize",
+        "--out",
+        &out_file,
+    ]);
+    assert_eq!(code, Some(1), "the sweep found a violation: {out}{err}");
+    assert!(
+        out.contains("watch it:  distsim scenarios/raft/sweeps/forget-vote.ron --seed 2 --at "),
+        "{out}"
+    );
+    assert!(
+        out.contains("minimized seed 2: Election Safety still violated with "),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("watch it:  distsim {out_file} --spacetime")),
+        "{out}"
+    );
+    let (code, run, _) = distsim(&["run", &out_file, "--format", "json"]);
+    assert_eq!(
+        code,
+        Some(0),
+        "the minimized scenario expects its violation: {run}"
+    );
+    let v = json(&run);
+    assert_eq!(v["violations"][0]["invariant"], "Election Safety");
+    let text = std::fs::read_to_string(&out_file).unwrap();
+    assert!(!text.contains("chaos:"), "chaos is scripted now");
+    assert!(text.contains("Fault 1 of "), "{text}");
+}
+
+/// Golden files for the message exports of a small run (regenerate with UPDATE_GOLDEN=1 and
+/// review the diff).
+#[test]
+fn shiviz_and_mermaid_exports_match_their_golden_files() {
+    for (kind, golden) in [
+        (
+            "shiviz",
+            "tests/golden/exports/relay-random-walk.shiviz.log",
+        ),
+        ("mermaid", "tests/golden/exports/relay-random-walk.mmd"),
+    ] {
+        let out = scratch(&format!("export.{kind}"), "");
+        let (code, _, err) = distsim(&[
+            "run",
+            "scenarios/relay/random-walk.ron",
+            "--from",
+            "1s",
+            "--until",
+            "1.3s",
+            "--export",
+            kind,
+            &out,
+        ]);
+        assert_eq!(code, Some(0), "{err}");
+        let got = std::fs::read_to_string(&out).unwrap();
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::create_dir_all("tests/golden/exports").unwrap();
+            std::fs::write(golden, &got).unwrap();
+            continue;
+        }
+        let want = std::fs::read_to_string(golden).unwrap_or_default();
+        assert_eq!(got, want, "{kind} export differs from {golden}");
+    }
+}
+
+#[test]
+fn an_unknown_export_kind_lists_the_known_ones() {
+    let (code, _, err) = distsim(&[
+        "run",
+        "scenarios/relay/random-walk.ron",
+        "--export",
+        "svg",
+        "x.svg",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("history, edn, shiviz, mermaid, csv"), "{err}");
 }

@@ -16,7 +16,7 @@ use distsim::protocols::raft::{
 use distsim::registry::{self, RunOptions};
 use distsim::scenario;
 use distsim::sim::client::{ClientRef, ClientReply, ClientRequest, Op};
-use distsim::sim::trace::TraceLevel;
+use distsim::sim::trace::{EventKind, TraceLevel};
 use distsim::sim::{Command, Ctx, NodeId, Protocol, SimTime};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -1161,6 +1161,17 @@ fn stale_reads_at_followers_are_caught_by_linearizability_alone() {
             .map(|v| v.invariant.as_str())
             .collect();
         assert_eq!(names, ["Linearizability"], "seed {seed}");
+        // The witness's operations are named by the requests that reached a node, so the
+        // app can mark them on the space-time diagram.
+        let v = &l.sim.violations()[0];
+        assert!(v.events.len() >= 2, "seed {seed}: {v:?}");
+        for id in &v.events {
+            let e = l.sim.trace().get(*id).expect("kept");
+            assert!(
+                matches!(e.kind, EventKind::ClientRequest { .. }),
+                "seed {seed}: {e:?}"
+            );
+        }
     }
 }
 

@@ -21,7 +21,12 @@ use bevy_egui::{EguiPlugin, EguiPrimaryContextPass};
 pub struct AppOptions {
     pub file: Option<String>,
     pub screenshot: Option<String>,
-    pub at: crate::sim::SimTime,
+    /// Open paused at this time (the screenshot's time, 2s if not given).
+    pub at: Option<crate::sim::SimTime>,
+    /// Open on this seed instead of the scenario's.
+    pub seed: Option<u64>,
+    /// Show the space-time diagram from the start.
+    pub spacetime: bool,
     pub msaa: u32,
     pub width: u32,
     pub height: u32,
@@ -87,13 +92,16 @@ pub fn run(opts: AppOptions) -> i32 {
             (p.to_string(), t.to_string())
         }
     };
-    let mut session = match Session::open(&text, &file, None) {
+    let mut session = match Session::open(&text, &file, opts.seed) {
         Ok(s) => s,
         Err(e) => return crate::cli::bad_input(&e),
     };
     let screenshot = opts.screenshot.is_some();
-    if screenshot {
-        session.seek(opts.at);
+    let at = opts
+        .at
+        .or(screenshot.then_some(crate::sim::SimTime::from_secs(2)));
+    if let Some(t) = at {
+        session.seek(t);
     }
     install_friendly_panic_hook();
     let title = format!("distsim — {}", session.info.title);
@@ -117,11 +125,14 @@ pub fn run(opts: AppOptions) -> i32 {
         )
         .add_plugins(EguiPlugin::default())
         .insert_resource(SessionRes(SyncCell::new(session)))
-        .insert_resource(panels::UiState::new(
-            !screenshot,
-            opts.presentation,
-            opts.frames,
-        ))
+        .insert_resource({
+            let mut ui = panels::UiState::new(!screenshot, opts.presentation, opts.frames);
+            ui.playing &= at.is_none() || opts.frames.is_some();
+            if opts.spacetime {
+                panels::toggle_spacetime(&mut ui);
+            }
+            ui
+        })
         .add_systems(Startup, move |mut commands: Commands| {
             commands.spawn((Camera2d, msaa(opts.msaa), Name::new("Camera")));
         })

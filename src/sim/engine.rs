@@ -47,7 +47,7 @@ use crate::sim::time::SimTime;
 use crate::sim::trace::{DropReason, EventId, EventKind, Trace, TraceLevel};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 
 pub const STREAM_NETWORK: u64 = 1;
@@ -1725,6 +1725,25 @@ impl<P: Protocol> Sim<P> {
 
     // ---------------------------------------------------------------- invariants
 
+    /// The trace events where the operations `ops` (indices into the history) last reached a
+    /// node: the app marks them on the space-time diagram.
+    fn witness_requests(&self, ops: &[usize]) -> Vec<EventId> {
+        let wanted: BTreeSet<(ClientId, u64)> = ops
+            .iter()
+            .map(|&i| &self.history.entries[i])
+            .map(|h| (h.client, h.seq))
+            .collect();
+        let mut last: BTreeMap<(ClientId, u64), EventId> = BTreeMap::new();
+        for ev in self.trace.events() {
+            if let EventKind::ClientRequest { client, seq, .. } = ev.kind
+                && wanted.contains(&(client, seq))
+            {
+                last.insert((client, seq), ev.id);
+            }
+        }
+        last.into_values().collect()
+    }
+
     /// At the end of a complete run, for a configuration that promises linearizability.
     fn check_linearizability(&mut self) {
         if self.linearizability_checked || !P::linearizable(&self.setup.config) {
@@ -1748,7 +1767,7 @@ impl<P: Protocol> Sim<P> {
             ),
             at: self.now,
             nodes: e.nodes,
-            events: Vec::new(),
+            events: self.witness_requests(&e.ops),
         };
         let node = v.nodes.first().copied();
         self.record(

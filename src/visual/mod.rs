@@ -7,4 +7,5 @@ pub mod picture;
 pub mod plots;
 pub mod roles;
 pub mod session;
+pub mod spacetime;
 pub mod timeline;

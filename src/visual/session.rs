@@ -11,6 +11,7 @@ use crate::scenario::ScenarioError;
 use crate::sim::dynsim::DynSim;
 use crate::sim::{Action, SimTime};
 use crate::visual::picture::TraceIndex;
+use crate::visual::spacetime::{self, SpaceTime};
 
 pub struct Session {
     pub info: ScenarioInfo,
@@ -21,6 +22,9 @@ pub struct Session {
     /// The displayed instant (never after `sim.now()`).
     pub cursor: SimTime,
     pub index: TraceIndex,
+    /// The space-time diagram's index: brought up to date by [`Session::spacetime`], only
+    /// while the diagram is shown.
+    spacetime: SpaceTime,
 }
 
 impl Session {
@@ -36,6 +40,7 @@ impl Session {
         let mut s = Session {
             seed: info.seed,
             index: TraceIndex::new(info.names.len()),
+            spacetime: SpaceTime::new(info.names.len()),
             info,
             sim,
             actions: Vec::new(),
@@ -59,7 +64,21 @@ impl Session {
         self.actions = actions;
         self.index = TraceIndex::new(self.info.names.len());
         self.index.update(self.sim.trace(), &self.info.names);
+        self.spacetime = SpaceTime::new(self.info.names.len());
         self.cursor = SimTime::ZERO;
+    }
+
+    /// Reads the trace's new events into the space-time diagram's index.
+    pub fn refresh_spacetime(&mut self) {
+        let (index, names) = (&self.index, &self.info.names);
+        self.spacetime.update(self.sim.trace(), |t| {
+            spacetime::minority(&index.network_at(t, names).groups())
+        });
+    }
+
+    /// The space-time diagram's index as of the last [`Session::refresh_spacetime`].
+    pub fn spacetime(&self) -> &SpaceTime {
+        &self.spacetime
     }
 
     /// Back to time zero with the same seed and actions.

@@ -58,6 +58,9 @@ pub(super) fn keyboard(
     if pressed(Key::G) {
         state.show_plots = !state.show_plots;
     }
+    if pressed(Key::T) {
+        toggle_spacetime(state);
+    }
     if pressed(Key::Escape) {
         if state.help {
             state.help = false;

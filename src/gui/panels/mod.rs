@@ -25,6 +25,8 @@ mod help;
 mod inspector;
 mod keys;
 mod plots;
+mod spacetime;
+pub(crate) use spacetime::toggle_spacetime;
 mod state;
 mod timeline_bar;
 mod top_bar;
@@ -42,6 +44,8 @@ use inspector::*;
 use keys::*;
 #[allow(unused_imports)]
 use plots::*;
+#[allow(unused_imports)]
+use spacetime::*;
 pub use state::UiState;
 #[allow(unused_imports)]
 use state::*;
@@ -145,6 +149,7 @@ pub fn ui(
     top_bar(&mut root, s, state);
     timeline_bar(&mut root, s, state);
     plots_panel(&mut root, s, state);
+    spacetime_panel(&mut root, s, state);
     if !state.presentation {
         if state.panel_left {
             egui::Panel::left("browser")

@@ -110,6 +110,8 @@ pub struct UiState {
     /// The Plots panel under the topology (G).
     pub(super) show_plots: bool,
     pub(super) panel_left: bool,
+    /// The space-time diagram under the topology (T).
+    pub(crate) spacetime: SpaceTimeState,
 }
 
 impl UiState {
@@ -149,6 +151,7 @@ impl UiState {
             styled: false,
             show_plots: true,
             panel_left: true,
+            spacetime: SpaceTimeState::new(false),
         }
     }
 }

@@ -171,6 +171,14 @@ fn view_controls(ui: &mut egui::Ui, state: &mut UiState, compact: bool) {
     {
         state.show_plots = !state.show_plots;
     }
+    let diagram = if compact { "⇶" } else { "⇶ Space-time" };
+    if ui
+        .selectable_label(state.spacetime.show, diagram)
+        .on_hover_text("Space-time diagram: one lane per node, messages as arrows (T)")
+        .clicked()
+    {
+        toggle_spacetime(state);
+    }
     let help = if compact { "❓" } else { "❓ Help" };
     if ui
         .button(help)
