@@ -136,7 +136,7 @@ pub fn run(opts: AppOptions) -> i32 {
         .add_systems(Startup, move |mut commands: Commands| {
             commands.spawn((Camera2d, msaa(opts.msaa), Name::new("Camera")));
         })
-        .add_systems(Update, panels::open_dropped_files)
+        .add_systems(Update, (panels::open_dropped_files, save_png_on_request))
         .add_systems(EguiPrimaryContextPass, panels::ui);
     if let Some(path) = opts.screenshot {
         app.insert_resource(ScreenshotPlan {
@@ -158,6 +158,16 @@ fn msaa(samples: u32) -> Msaa {
         4 => Msaa::Sample4,
         8 => Msaa::Sample8,
         _ => Msaa::Off,
+    }
+}
+
+/// F12 (or the Save PNG button): the window as it is now, saved to a PNG named after the
+/// scenario and the cursor, for slides and blog posts.
+fn save_png_on_request(mut commands: Commands, mut state: ResMut<panels::UiState>) {
+    if let Some(path) = state.png_request.take() {
+        commands
+            .spawn(Screenshot::primary_window())
+            .observe(save_to_disk(path));
     }
 }
 

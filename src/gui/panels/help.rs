@@ -20,6 +20,7 @@ pub(super) fn help_window(ctx: &egui::Context, state: &mut UiState) {
                 ("T", "show / hide the space-time diagram (one lane per node, messages as arrows)"),
                 ("space-time: click", "an arrow or a mark: its causal past turns blue, its future orange"),
                 ("space-time: drag / wheel", "scrub the cursor / zoom the time window"),
+                ("F12", "save the window as a PNG (named after the scenario and the time)"),
                 ("Ctrl+S", "save the session as a scenario (path in the left panel)"),
                 ("?", "this help"),
                 ("Esc", "close help, leave presentation, clear selection"),

@@ -58,6 +58,9 @@ pub(super) fn keyboard(
     if pressed(Key::G) {
         state.show_plots = !state.show_plots;
     }
+    if pressed(Key::F12) {
+        request_png(s, state);
+    }
     if pressed(Key::T) {
         toggle_spacetime(state);
     }
@@ -77,4 +80,18 @@ pub(super) fn keyboard(
     if ctx.input(|i| i.modifiers.command && i.key_pressed(Key::Q)) {
         exit.write(AppExit::Success);
     }
+}
+
+/// Asks for a PNG of the window, named after the scenario and the cursor
+/// (`raft-leader-crash-2.350s.png` in the current directory).
+pub(super) fn request_png(s: &Session, state: &mut UiState) {
+    let name: String = s
+        .info
+        .name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .collect();
+    let path = format!("{name}-{}.png", s.cursor);
+    state.status = format!("saved {path}");
+    state.png_request = Some(path);
 }

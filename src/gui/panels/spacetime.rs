@@ -108,8 +108,8 @@ fn header(ui: &mut egui::Ui, s: &Session, state: &mut UiState) {
             }
         }
         if st.anchor.is_some() {
-            ui.label(RichText::new("● causal past").color(PAST));
-            ui.label(RichText::new("● causal future").color(FUTURE));
+            ui.label(RichText::new("causal past (blue)").color(PAST));
+            ui.label(RichText::new("causal future (orange)").color(FUTURE));
         } else {
             ui.label(
                 RichText::new("click an arrow or a mark to see its causes and effects")
@@ -217,12 +217,13 @@ fn diagram(ui: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
     interact(ui, &resp, lanes, s, state, hit, n);
 }
 
-/// The client requests of a linearizability witness (events named by the violation).
+/// The client requests of a linearizability witness (events named by the violation). The
+/// check runs at the end of the run, so once it has failed its witness is marked at every
+/// cursor: scrub back to see the operations that cannot be ordered.
 fn witness_events(s: &Session) -> BTreeSet<EventId> {
     s.index
         .violations
         .iter()
-        .filter(|(t, _)| *t <= s.cursor)
         .flat_map(|(_, v)| v.events.iter().copied())
         .collect()
 }
@@ -284,6 +285,10 @@ fn draw_lanes(p: &egui::Painter, f: &Frame, index: &SpaceTime, v: &Visible, name
                 ],
                 Stroke::new(1.0, style::TEXT_DIM),
             );
+        }
+        // Leave the corners to the window's start and end times.
+        if x < f.lanes.min.x + 90.0 || x > f.lanes.max.x - 150.0 {
+            continue;
         }
         p.text(
             Pos2::new(x, f.lanes.max.y + 2.0),
@@ -391,6 +396,13 @@ fn cross(p: &egui::Painter, at: Pos2, r: f32, c: Color32) {
 
 fn draw_mark(p: &egui::Painter, f: &Frame, m: &Mark) {
     let at = f.pos(m.time, m.node);
+    // Labels near the right edge (the cursor) grow leftwards, so they are not cut.
+    let near_end = at.x > f.lanes.max.x - 80.0;
+    let above = if near_end {
+        Align2::RIGHT_BOTTOM
+    } else {
+        Align2::CENTER_BOTTOM
+    };
     let small = FontId::proportional(12.0);
     let c = |base| f.tint(Some(m.event), base);
     match &m.kind {
@@ -419,7 +431,7 @@ fn draw_mark(p: &egui::Painter, f: &Frame, m: &Mark) {
             p.circle_filled(at, 4.0, c(style::tone(crate::sim::Tone::Leader)));
             p.text(
                 at - Vec2::new(0.0, 5.0),
-                Align2::CENTER_BOTTOM,
+                above,
                 role,
                 small,
                 c(style::TEXT),
@@ -456,7 +468,7 @@ fn draw_mark(p: &egui::Painter, f: &Frame, m: &Mark) {
             p.circle_filled(at, 6.0, style::VIOLATION);
             p.text(
                 at - Vec2::new(0.0, 7.0),
-                Align2::CENTER_BOTTOM,
+                above,
                 format!("{name} violated"),
                 small,
                 style::VIOLATION,

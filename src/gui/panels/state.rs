@@ -112,6 +112,8 @@ pub struct UiState {
     pub(super) panel_left: bool,
     /// The space-time diagram under the topology (T).
     pub(crate) spacetime: SpaceTimeState,
+    /// A PNG of the window to save at the next frame (F12).
+    pub(crate) png_request: Option<String>,
 }
 
 impl UiState {
@@ -152,6 +154,7 @@ impl UiState {
             show_plots: true,
             panel_left: true,
             spacetime: SpaceTimeState::new(false),
+            png_request: None,
         }
     }
 }
