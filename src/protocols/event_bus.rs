@@ -9,6 +9,11 @@
 //!                              └── no Ack after redeliver_after: Deliver(k, e) again
 //! ```
 //!
+//! Redelivery backs off: the n-th delivery of an event to a subscriber waits
+//! `redeliver_after * 2^(n-1)`, at most [`MAX_BACKOFF`] times `redeliver_after`, so that a
+//! slow or overloaded subscriber is not buried under redeliveries of what it has not yet
+//! handled (a fixed period makes the backlog grow itself: a redelivery storm).
+//!
 //! The bus is a pure state machine that returns its outputs as data ([`BusOut`]); each
 //! protocol maps them to its own messages and timers. The log and the acknowledgements are
 //! durable: a restarted bus delivers every unacknowledged event again. The bus does not
@@ -18,12 +23,15 @@
 use crate::sim::{NodeId, SimTime};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The longest redelivery wait, in multiples of `redeliver_after`.
+pub const MAX_BACKOFF: u64 = 8;
+
 /// The bus's durable state: the log, and per subscriber the offsets it acknowledged.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BusLog<E> {
     /// Every published event, in arrival order; the index is its offset.
     pub events: Vec<E>,
-    /// Per subscriber: offsets acknowledged (or, with `no_redelivery`, handed over once).
+    /// Per subscriber: offsets acknowledged.
     pub acked: BTreeMap<NodeId, BTreeSet<u64>>,
 }
 
@@ -71,8 +79,9 @@ pub struct Bus<E> {
     pub log: BusLog<E>,
     /// Wait for an `Ack` before delivering again.
     pub redeliver_after: SimTime,
-    /// BUG: at-most-once delivery: an event is handed over once and counted as done.
-    pub no_redelivery: bool,
+    /// Deliveries so far of each unacknowledged (subscriber, offset) (volatile: a restarted
+    /// bus starts its back-off again).
+    pub deliveries: BTreeMap<(NodeId, u64), u32>,
 }
 
 impl<E: Clone> Bus<E> {
@@ -82,12 +91,11 @@ impl<E: Clone> Bus<E> {
         log: BusLog<E>,
         subscribers: &[NodeId],
         redeliver_after: SimTime,
-        no_redelivery: bool,
     ) -> (Self, Vec<BusOut<E>>) {
         let mut bus = Bus {
             log,
             redeliver_after,
-            no_redelivery,
+            deliveries: BTreeMap::new(),
         };
         let mut out = Vec::new();
         for &s in subscribers {
@@ -106,17 +114,14 @@ impl<E: Clone> Bus<E> {
     fn deliver(&mut self, to: NodeId, offset: u64, out: &mut Vec<BusOut<E>>) {
         let event = self.log.events[offset as usize].clone();
         out.push(BusOut::Deliver { to, offset, event });
-        if self.no_redelivery {
-            // The bug: handed over is as good as done, whether or not the subscriber was up.
-            self.log.acked.entry(to).or_default().insert(offset);
-            out.push(BusOut::Persist);
-        } else {
-            out.push(BusOut::Redeliver {
-                to,
-                offset,
-                after: self.redeliver_after,
-            });
-        }
+        let n = self.deliveries.entry((to, offset)).or_default();
+        *n += 1;
+        let factor = (1u64 << (*n - 1).min(10)).min(MAX_BACKOFF);
+        out.push(BusOut::Redeliver {
+            to,
+            offset,
+            after: self.redeliver_after.saturating_mul(factor),
+        });
     }
 
     /// A publisher's event: appended, persisted, confirmed, then pushed to every subscriber.
@@ -139,6 +144,7 @@ impl<E: Clone> Bus<E> {
         if offset as usize >= self.log.events.len() || !acked.insert(offset) {
             return Vec::new();
         }
+        self.deliveries.remove(&(from, offset));
         vec![BusOut::Persist, BusOut::Cancel { to: from, offset }]
     }
 
@@ -161,19 +167,13 @@ impl<E: Clone> Bus<E> {
 mod tests {
     use super::*;
 
-    fn bus(no_redelivery: bool) -> Bus<u32> {
-        Bus::start(
-            BusLog::default(),
-            &[2],
-            SimTime::from_millis(100),
-            no_redelivery,
-        )
-        .0
+    fn bus() -> Bus<u32> {
+        Bus::start(BusLog::default(), &[2], SimTime::from_millis(100)).0
     }
 
     #[test]
     fn a_published_event_is_persisted_confirmed_and_pushed_until_acknowledged() {
-        let mut b = bus(false);
+        let mut b = bus();
         let out = b.publish(0, 7);
         let after = SimTime::from_millis(100);
         assert_eq!(
@@ -211,12 +211,25 @@ mod tests {
     }
 
     #[test]
+    fn redelivery_backs_off_up_to_its_cap() {
+        let mut b = bus();
+        b.publish(0, 7);
+        let waits: Vec<u64> = (0..5)
+            .map(|_| match b.redeliver(2, 0)[1] {
+                BusOut::Redeliver { after, .. } => after.as_micros() / 1000,
+                _ => panic!("a timer"),
+            })
+            .collect();
+        assert_eq!(waits, vec![200, 400, 800, 800, 800]);
+    }
+
+    #[test]
     fn a_restarted_bus_pushes_every_unacknowledged_event_again() {
-        let mut b = bus(false);
+        let mut b = bus();
         b.publish(0, 7);
         b.publish(0, 8);
         b.ack(2, 0);
-        let (_, out) = Bus::start(b.log.clone(), &[2], SimTime::from_millis(100), false);
+        let (_, out) = Bus::start(b.log.clone(), &[2], SimTime::from_millis(100));
         let delivered: Vec<u64> = out
             .iter()
             .filter_map(|o| match o {
@@ -225,13 +238,5 @@ mod tests {
             })
             .collect();
         assert_eq!(delivered, vec![1]);
-    }
-
-    #[test]
-    fn without_redelivery_an_event_is_handed_over_once_and_forgotten() {
-        let mut b = bus(true);
-        b.publish(0, 7);
-        assert_eq!(b.log.unacked(), 0);
-        assert!(b.redeliver(2, 0).is_empty());
     }
 }

@@ -20,9 +20,13 @@ pub struct MicroservicesConfig {
     /// The bus delivers an event again when the notes service has not acknowledged it in this
     /// long.
     pub redeliver_after: SimTime,
-    /// BUG: at-most-once delivery: the bus hands each event over once and forgets it, so an
-    /// event that reaches a crashed notes service is lost and its user's notes outlive it.
-    pub bug_no_redelivery: bool,
+    /// With `bug_ack_before_apply`: how long an acknowledged event waits in the notes
+    /// service's memory before its background worker applies it.
+    pub apply_delay: SimTime,
+    /// BUG: the notes service acknowledges each event as soon as it receives it (auto-ack)
+    /// and applies it `apply_delay` later; a crash in between loses the event, since the bus
+    /// will not deliver an acknowledged event again, and the user's notes outlive it.
+    pub bug_ack_before_apply: bool,
 }
 
 impl Default for MicroservicesConfig {
@@ -33,7 +37,8 @@ impl Default for MicroservicesConfig {
             delete_user: 1,
             confirm_timeout: SimTime::from_millis(200),
             redeliver_after: SimTime::from_millis(200),
-            bug_no_redelivery: false,
+            apply_delay: SimTime::from_millis(300),
+            bug_ack_before_apply: false,
         }
     }
 }
@@ -52,6 +57,7 @@ impl MicroservicesConfig {
         for (name, t) in [
             ("confirm_timeout", self.confirm_timeout),
             ("redeliver_after", self.redeliver_after),
+            ("apply_delay", self.apply_delay),
         ] {
             if t == SimTime::ZERO {
                 return Err(format!("{name} must be positive"));

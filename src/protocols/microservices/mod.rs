@@ -21,9 +21,11 @@
 //! ```
 //!
 //! Checker (`invariants/`, after every event): No Orphan Note, asserted whenever the system is
-//! quiet (no event in the user service's outbox, every event on the bus acknowledged): then no
-//! note may belong to a deleted user. Bug switch: `bug_no_redelivery` (the bus delivers once:
-//! events sent to a crashed notes service are lost and the quiet system keeps orphans).
+//! quiet (no event in the user service's outbox, every event on the bus acknowledged, none
+//! waiting in the notes service's memory): then no note may belong to a deleted user. Bug
+//! switch: `bug_ack_before_apply` (the notes service acknowledges an event on receipt and
+//! applies it `apply_delay` later: a crash in between loses it, and the quiet system keeps
+//! orphans).
 
 mod client;
 mod config;
@@ -43,6 +45,7 @@ use crate::sim::{
     ClientRequest, Ctx, EntryView, Gauge, Invariant, NodeId, NodeView, Protocol, RoleSpec, SimTime,
     Tone,
 };
+use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum MsTimer {
@@ -50,6 +53,8 @@ pub enum MsTimer {
     Republish,
     /// Bus: no `Ack` from `to` for `offset` yet; deliver again.
     Redeliver { to: NodeId, offset: u64 },
+    /// Notes service with `bug_ack_before_apply`: apply this acknowledged event now.
+    Apply(u64),
 }
 
 /// What survives a crash; each node uses its own part (clients keep nothing).
@@ -80,15 +85,11 @@ impl Microservices {
             "users" => Part::Users(UserService::start(d.users.clone(), cfg, ctx)),
             "notes" => Part::Notes(NotesService {
                 db: d.notes.clone(),
+                buffer: BTreeMap::new(),
             }),
             "bus" => {
                 let subs = ctx.nodes_of("notes");
-                let (bus, out) = Bus::start(
-                    d.bus.clone(),
-                    subs,
-                    cfg.redeliver_after,
-                    cfg.bug_no_redelivery,
-                );
+                let (bus, out) = Bus::start(d.bus.clone(), subs, cfg.redeliver_after);
                 carry(&bus, out, ctx);
                 Part::Bus(bus)
             }
@@ -188,7 +189,7 @@ impl Protocol for Microservices {
         match (&mut self.part, msg) {
             (Part::Client(c), MsMsg::Reply { req, answer }) => c.on_reply(req, answer, ctx),
             (Part::Users(u), msg) => u.on_message(from, msg, &self.cfg, ctx),
-            (Part::Notes(n), msg) => n.on_message(from, msg, ctx),
+            (Part::Notes(n), msg) => n.on_message(from, msg, &self.cfg, ctx),
             (Part::Bus(b), MsMsg::Publish { env }) => {
                 let out = b.publish(from, env);
                 carry(b, out, ctx);
@@ -204,6 +205,7 @@ impl Protocol for Microservices {
     fn on_timer(&mut self, timer: MsTimer, ctx: &mut Ctx<Self>) {
         match (&mut self.part, timer) {
             (Part::Users(u), MsTimer::Republish) => u.on_republish(&self.cfg, ctx),
+            (Part::Notes(n), MsTimer::Apply(id)) => n.apply_buffered(id, ctx),
             (Part::Bus(b), MsTimer::Redeliver { to, offset }) => {
                 let out = b.redeliver(to, offset);
                 if !out.is_empty() {

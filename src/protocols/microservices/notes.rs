@@ -9,10 +9,13 @@
 //! ```
 //!
 //! Each event is handled in one local transaction with its id in the processed-ids table,
-//! then acknowledged; a redelivered event is only acknowledged again.
+//! then acknowledged; a redelivered event is only acknowledged again. With
+//! `bug_ack_before_apply` the order is reversed: acknowledged on receipt, kept in memory, and
+//! applied `apply_delay` later.
 
+use super::config::MicroservicesConfig;
 use super::message::{Answer, Envelope, MsMsg, NoteId, UserEvent, UserId};
-use super::{Microservices, MsDurable};
+use super::{Microservices, MsDurable, MsTimer};
 use crate::sim::{Ctx, NodeId};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -41,6 +44,8 @@ pub struct NotesDb {
 #[derive(Clone, Debug, PartialEq)]
 pub struct NotesService {
     pub db: NotesDb,
+    /// `bug_ack_before_apply`: events acknowledged and not applied yet, by id (volatile).
+    pub buffer: BTreeMap<u64, Envelope>,
 }
 
 impl NotesService {
@@ -51,11 +56,22 @@ impl NotesService {
         });
     }
 
-    pub fn on_message(&mut self, from: NodeId, msg: MsMsg, ctx: &mut Ctx<Microservices>) {
+    pub fn on_message(
+        &mut self,
+        from: NodeId,
+        msg: MsMsg,
+        cfg: &MicroservicesConfig,
+        ctx: &mut Ctx<Microservices>,
+    ) {
         match msg {
             MsMsg::CreateNote { req, user } => {
                 let answer = self.create_note(user, ctx);
                 ctx.send(from, MsMsg::Reply { req, answer });
+            }
+            MsMsg::Deliver { offset, env } if cfg.bug_ack_before_apply => {
+                ctx.send(from, MsMsg::Ack { offset });
+                self.buffer.insert(env.id, env);
+                ctx.set_timer(MsTimer::Apply(env.id), cfg.apply_delay);
             }
             MsMsg::Deliver { offset, env } => {
                 self.handle(env, ctx);
@@ -82,6 +98,13 @@ impl NotesService {
                 ctx.count("notes_refused_unknown_user", 1);
                 Answer::Refused(format!("unknown user u{user}"))
             }
+        }
+    }
+
+    /// `bug_ack_before_apply`: the background worker applies an acknowledged event.
+    pub fn apply_buffered(&mut self, id: u64, ctx: &mut Ctx<Microservices>) {
+        if let Some(env) = self.buffer.remove(&id) {
+            self.handle(env, ctx);
         }
     }
 

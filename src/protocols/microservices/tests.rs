@@ -231,3 +231,33 @@ fn orphans_are_the_deleted_users_whose_notes_remain() {
     assert_eq!(o.len(), 1);
     assert_eq!((o[0].user, o[0].notes.clone()), (1, vec![1, 3]));
 }
+
+#[test]
+fn with_the_bug_an_event_is_acknowledged_on_receipt_and_applied_later_from_memory() {
+    // The bug: auto-ack. The bus forgets an acknowledged event, so only memory holds it.
+    let cfg = MicroservicesConfig {
+        bug_ack_before_apply: true,
+        ..Default::default()
+    };
+    let mut n = node(&cfg, NOTES);
+    let e = env(1, UserEvent::UserCreated(1));
+    let cmds = step(NOTES, |ctx| {
+        n.on_message(BUS, MsMsg::Deliver { offset: 0, env: e }, ctx)
+    });
+    assert_eq!(
+        cmds,
+        vec![
+            Command::Send {
+                to: BUS,
+                msg: MsMsg::Ack { offset: 0 }
+            },
+            Command::SetTimer {
+                timer: MsTimer::Apply(1),
+                after: cfg.apply_delay
+            },
+        ]
+    );
+    assert!(notes_db(&n).users.is_empty(), "not applied yet");
+    step(NOTES, |ctx| n.on_timer(MsTimer::Apply(1), ctx));
+    assert_eq!(notes_db(&n).users[&1], Known::Active);
+}

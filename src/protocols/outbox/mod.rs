@@ -85,7 +85,7 @@ impl Outbox {
             "order" => Part::Order(OrderService::start(d.orders.clone(), cfg, ctx)),
             "bus" => {
                 let subs = ctx.nodes_of("shipping");
-                let (bus, out) = Bus::start(d.bus.clone(), subs, cfg.redeliver_after, false);
+                let (bus, out) = Bus::start(d.bus.clone(), subs, cfg.redeliver_after);
                 carry(&bus, out, ctx);
                 Part::Bus(bus)
             }

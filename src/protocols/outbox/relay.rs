@@ -12,6 +12,9 @@
 //!
 //! At least once, not exactly once: a crash after the bus appended the event and before the
 //! row is marked makes the restarted relay publish it again. The consumer deduplicates.
+//!
+//! A row sent `n` times waits `confirm_timeout * 2^(n-1)` (at most 8 times) before the next
+//! attempt, so that an overloaded bus is not flooded with copies.
 
 use super::config::OutboxConfig;
 use super::message::{OrderId, OutboxMsg};
@@ -23,8 +26,8 @@ use std::collections::BTreeMap;
 /// The relay's volatile state.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Relay {
-    /// Rows published and not confirmed yet, with when they were last sent.
-    pub sent_at: BTreeMap<OrderId, SimTime>,
+    /// Rows published and not confirmed yet: when they were last sent, and how often.
+    pub sent_at: BTreeMap<OrderId, (SimTime, u32)>,
 }
 
 impl Relay {
@@ -35,17 +38,18 @@ impl Relay {
             return;
         };
         for (&order, _) in db.outbox.iter().filter(|(_, published)| !**published) {
-            let due = match self.sent_at.get(&order) {
-                None => true,
-                Some(&at) => at.saturating_add(cfg.confirm_timeout) <= ctx.now,
+            let tries = match self.sent_at.get(&order) {
+                None => 0,
+                Some(&(at, n)) => {
+                    let wait = cfg.confirm_timeout.saturating_mul(1 << (n - 1).min(3));
+                    if at.saturating_add(wait) > ctx.now {
+                        continue;
+                    }
+                    ctx.count("republished", 1);
+                    n
+                }
             };
-            if !due {
-                continue;
-            }
-            if self.sent_at.contains_key(&order) {
-                ctx.count("republished", 1);
-            }
-            self.sent_at.insert(order, ctx.now);
+            self.sent_at.insert(order, (ctx.now, tries + 1));
             ctx.send(bus, OutboxMsg::Publish { order });
         }
     }

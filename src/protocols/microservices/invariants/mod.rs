@@ -3,7 +3,7 @@
 //!
 //! | checker | promise | broken by |
 //! |---|---|---|
-//! | No Orphan Note | once the system is quiet, no note belongs to a deleted user | `bug_no_redelivery` with the notes service down |
+//! | No Orphan Note | once the system is quiet, no note belongs to a deleted user | `bug_ack_before_apply` and a crash of the notes service |
 //!
 //! While events are still on their way the stores may disagree (eventual consistency): that
 //! window is measured by the `orphan_notes` and `orphan_age_ms` series, not asserted.

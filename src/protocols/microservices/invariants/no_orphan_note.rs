@@ -6,10 +6,11 @@
 //! deleted user may exist. Between such moments they may disagree; that is the window the
 //! `orphan_notes` series plots.
 //!
-//! A bus that does not redeliver (`bug_no_redelivery`) counts a `UserDeleted` handed to a
-//! crashed notes service as done: the system becomes quiet with the notes still there.
+//! Quiet also needs the notes service's memory empty: with `bug_ack_before_apply` it holds
+//! acknowledged events not yet applied. A crash loses them, the bus will not deliver them
+//! again (they are acknowledged), and the system becomes quiet with the notes still there.
 
-use crate::protocols::microservices::{Microservices, orphans};
+use crate::protocols::microservices::{Microservices, Part, orphans};
 use crate::sim::{Failure, Invariant, NodeId, World};
 
 #[derive(Default)]
@@ -49,7 +50,11 @@ impl Invariant<Microservices> for NoOrphanNote {
             return Ok(());
         };
         let (users, notes, bus) = (&w.durable[u].users, &w.durable[n].notes, &w.durable[b].bus);
-        if !users.outbox.is_empty() || bus.unacked() > 0 {
+        let buffered = match w.states[n].as_ref().map(|s| &s.part) {
+            Some(Part::Notes(s)) => !s.buffer.is_empty(),
+            _ => false,
+        };
+        if !users.outbox.is_empty() || bus.unacked() > 0 || buffered {
             return Ok(());
         }
         let Some(o) = orphans(users, notes).into_iter().next() else {
@@ -59,7 +64,7 @@ impl Invariant<Microservices> for NoOrphanNote {
         Err(Failure::new(
             format!(
                 "u{} was deleted at {} and every event is published and acknowledged, yet its \
-                 notes {} still exist: the UserDeleted event never reached the notes service",
+                 notes {} still exist: the UserDeleted event was acknowledged but never applied",
                 o.user,
                 o.deleted_at,
                 list.join(", ")
