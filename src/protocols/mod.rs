@@ -4,12 +4,15 @@ use crate::registry::{ProtocolEntry, entry};
 
 pub mod caching;
 pub mod commit;
+pub mod event_bus;
 pub mod gossip;
 pub mod leader_follower;
 pub mod leaderless;
 pub mod log;
+pub mod microservices;
 pub mod multi_leader;
 pub mod multi_paxos;
+pub mod outbox;
 pub mod partitioned;
 pub mod paxos;
 pub mod queue;
@@ -59,4 +62,6 @@ pub const PROTOCOLS: &[ProtocolEntry] = &[
     entry::<multi_leader::MultiLeader>(),
     entry::<partitioned::Partitioned>(),
     entry::<saga::Saga>(),
+    entry::<outbox::Outbox>(),
+    entry::<microservices::Microservices>(),
 ];

@@ -28,7 +28,8 @@ pub fn shape_of(role: &str) -> RoleShape {
     let has = |words: &[&str]| words.iter().any(|w| r.contains(w));
     if r.is_empty() {
         RoleShape::Circle
-    } else if has(&["client", "user", "producer", "consumer"]) {
+    } else if has(&["client", "producer", "consumer"]) || r == "user" {
+        // A `user` is a person; `users` is the service that owns them (microservices).
         RoleShape::Client
     } else if has(&["cache"]) {
         RoleShape::Cache
@@ -101,6 +102,9 @@ mod tests {
         assert_eq!(shape_of("broker"), RoleShape::Cells);
         assert_eq!(shape_of("app"), RoleShape::Service);
         assert_eq!(shape_of("payment"), RoleShape::Service);
+        assert_eq!(shape_of("user"), RoleShape::Client);
+        assert_eq!(shape_of("users"), RoleShape::Service);
+        assert_eq!(shape_of("bus"), RoleShape::Cells);
     }
 
     #[test]
