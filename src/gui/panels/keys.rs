@@ -89,7 +89,13 @@ pub(super) fn request_png(s: &Session, state: &mut UiState) {
         .info
         .name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let path = format!("{name}-{}.png", s.cursor);
     state.status = format!("saved {path}");

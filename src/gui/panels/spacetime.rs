@@ -20,6 +20,8 @@ pub(crate) struct SpaceTimeState {
     pub(super) span: SimTime,
     pub(super) hidden: BTreeSet<&'static str>,
     pub(super) collapse: bool,
+    /// The user chose the span (the wheel); until then it narrows itself on busy runs.
+    zoomed: bool,
     /// The event whose causal past and future are shown.
     pub(super) anchor: Option<EventId>,
     /// The causality of `anchor` for the window it was computed for.
@@ -33,6 +35,7 @@ impl SpaceTimeState {
             span: SimTime::ZERO,
             hidden: BTreeSet::new(),
             collapse: true,
+            zoomed: false,
             anchor: None,
             cache: None,
         }
@@ -42,6 +45,8 @@ impl SpaceTimeState {
 const PAST: Color32 = Color32::from_rgb(0x4d, 0xab, 0xf7);
 const FUTURE: Color32 = Color32::from_rgb(0xff, 0xa9, 0x4d);
 const GUTTER: f32 = 84.0;
+/// More arrows than this in the default window: it narrows itself.
+const BUSY_ARROWS: usize = 2_500;
 /// Arrows drawn at most; past that the user is asked to zoom in.
 const MAX_ARROWS: usize = 20_000;
 
@@ -165,6 +170,10 @@ fn diagram(ui: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
     );
     let index = s.spacetime();
     let visible = index.visible(t0, t1, &st.hidden);
+    // A busy run: narrow the window (next frame) until about a screenful of arrows is left.
+    if !st.zoomed && visible.arrows.len() > BUSY_ARROWS && st.span.0 > 10_000 {
+        st.span = SimTime(st.span.0 / 2);
+    }
     let map = if st.collapse {
         let activity = index.activity(&visible, t0, t1);
         TimeMap::collapsed(t0, t1, lanes.min.x, lanes.max.x, &activity, 0.12, 26.0)
@@ -429,13 +438,7 @@ fn draw_mark(p: &egui::Painter, f: &Frame, m: &Mark) {
         }
         MarkKind::Role(role) => {
             p.circle_filled(at, 4.0, c(style::tone(crate::sim::Tone::Leader)));
-            p.text(
-                at - Vec2::new(0.0, 5.0),
-                above,
-                role,
-                small,
-                c(style::TEXT),
-            );
+            p.text(at - Vec2::new(0.0, 5.0), above, role, small, c(style::TEXT));
         }
         MarkKind::Note(_) => {
             p.circle_filled(at, 2.5, c(style::TEXT));
@@ -582,6 +585,7 @@ fn interact(
             let factor = if scroll > 0.0 { 0.85 } else { 1.0 / 0.85 };
             let span = (state.spacetime.span.0 as f64 * factor) as u64;
             state.spacetime.span = SimTime(span.clamp(1_000, s.duration().0.max(1_000)));
+            state.spacetime.zoomed = true;
         }
     }
 }
