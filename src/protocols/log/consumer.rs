@@ -125,7 +125,8 @@ impl Consumer {
             .insert(p, (epoch, replicas[i % replicas.len()]));
     }
 
-    /// `NotLeader` naming leader `l` of a newer `epoch` than known: fetch from it now.
+    /// `NotLeader` naming leader `l` of `epoch`: the next fetch goes there; at once if the
+    /// epoch is newer than known.
     fn redirect(
         &mut self,
         p: Partition,
@@ -135,12 +136,12 @@ impl Consumer {
         ctx: &mut Ctx<Log>,
     ) {
         self.awaiting.remove(&p);
-        let known = self.leaders.get(&p).copied();
-        if known.is_some_and(|(e, _)| e >= epoch) {
+        let known = self.leaders.get(&p).map_or(0, |k| k.0);
+        if epoch < known {
             return;
         }
         self.leaders.insert(p, (epoch, l));
-        if !self.batches.keys().any(|(bp, _)| *bp == p) {
+        if epoch > known && !self.batches.keys().any(|(bp, _)| *bp == p) {
             self.fetch(p, cfg, ctx);
         }
     }

@@ -334,8 +334,9 @@ impl Protocol for Log {
         invariants::all(cfg, nodes)
     }
 
-    /// `p0.lag`, `p1.lag`, … and `lag` (all partitions): log end offset − committed offset,
-    /// while the partition's broker and the coordinator are up. While every node is up:
+    /// `p0.lag`, `p1.lag`, … and `lag` (all partitions): log end offset (replicated: the
+    /// leader's high watermark) − committed offset, while the partition's broker (leader) and
+    /// the coordinator are up. While every node is up:
     /// `processed` (records processed), `duplicates` (processings of an offset beyond the
     /// first) and `skipped` (offsets below the committed offset that nobody processed: what
     /// at-most-once loses); with retention, `reset_skipped` (offsets consumers jumped over
@@ -358,7 +359,12 @@ impl Protocol for Log {
             match &s.part {
                 Part::Broker(b) => {
                     for p in b.disk.logs.keys() {
-                        ends.insert(*p, b.disk.end_of(*p));
+                        // Replicated: the leader's high watermark, the end consumers can read.
+                        match b.replicas.get(p) {
+                            Some(r) if r.leads(b.id) => ends.insert(*p, r.hw),
+                            Some(_) => None,
+                            None => ends.insert(*p, b.disk.end_of(*p)),
+                        };
                     }
                     if b.coordinator {
                         committed = Some(&b.disk.group.committed);
@@ -473,5 +479,7 @@ fn replication_gauges(states: &[Option<Log>], out: &mut Vec<Gauge>) {
     push("lost", lost);
 }
 
+#[cfg(test)]
+mod replication_tests;
 #[cfg(test)]
 mod tests;

@@ -4,8 +4,9 @@
 //! a lost ack appends the record twice).
 //!
 //! Replicated, it sends to the partition's leader as it last knew it; a `NotLeader` answer
-//! naming the leader of a newer epoch redirects its pending records there at once, and a
-//! timeout tries the next replica (which knows the leader, or says it does not). Under
+//! naming the leader of a newer epoch redirects its pending records there at once (one of the
+//! known epoch only sets the next retry's target), and a timeout tries the next replica
+//! (which knows the leader, or says it does not). Under
 //! `acks: Zero` the user is answered as the record is sent, and nothing is retried.
 
 use super::broker::{broker_of, replicas_of};
@@ -135,9 +136,9 @@ impl Producer {
         }
     }
 
-    /// A `NotLeader` naming leader `l` of a newer `epoch` than known: the partition's pending
-    /// records go there now (the same attempt). An answer of the known epoch changes nothing:
-    /// its leader is the one that did not answer.
+    /// A `NotLeader` naming leader `l` of `epoch`. A newer epoch than known: the partition's
+    /// pending records go there now (the same attempt). The known epoch: `l` becomes the
+    /// target of the next retry (the timeout may have moved it away from a slow leader).
     fn redirect(
         &mut self,
         p: Partition,
@@ -146,11 +147,14 @@ impl Producer {
         cfg: &LogConfig,
         ctx: &mut Ctx<Log>,
     ) {
-        let known = self.leaders.get(&p).copied();
-        if known.is_some_and(|(e, _)| e >= epoch) {
+        let known = self.leaders.get(&p).map_or(0, |k| k.0);
+        if epoch < known {
             return;
         }
         self.leaders.insert(p, (epoch, l));
+        if epoch == known {
+            return;
+        }
         let records: Vec<Record> = self
             .pending
             .values()
