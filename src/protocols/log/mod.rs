@@ -27,8 +27,16 @@
 //! What is promised depends on `commit`: after processing, at-least-once (a crash between
 //! processing and commit makes the next owner process the batch again); before processing,
 //! at-most-once (a crash between commit and processing skips the batch). Consumer lag per
-//! partition (log end − committed offset) is a time series. Not modelled: replication
-//! (leaders, in-sync replicas, acks = 0/1/all), retention, several topics or groups.
+//! partition (log end − committed offset) is a time series.
+//!
+//! With `replication_factor > 1` each partition is on several brokers (`replica.rs`): the
+//! first broker is also the controller (`controller.rs`), which picks each partition's leader
+//! from its in-sync replicas (ISR) in a new leader epoch when a broker dies; followers pull
+//! from the leader; the leader's high watermark (the smallest log end over the ISR) bounds
+//! what consumers read; a diverging follower truncates to its epoch's end on the leader
+//! (KIP-101). `acks` (0, 1, all) says when a producer is answered, and so whether a leader
+//! crash may lose an acknowledged record: under `acks: All` Acknowledged Records Kept checks
+//! it never does. Not modelled: several topics or groups, a controller quorum.
 
 mod broker;
 mod config;
@@ -172,8 +180,7 @@ impl Protocol for Log {
     type Config = LogConfig;
 
     const NAME: &'static str = "log";
-    const SUMMARY: &'static str =
-        "Kafka-like partitioned log: keys, offsets, consumer groups, rebalancing, replay";
+    const SUMMARY: &'static str = "Kafka-like partitioned log: keys, offsets, consumer groups, rebalancing, replay, replication";
     const MESSAGE_KINDS: &'static [&'static str] = &[
         "Produce",
         "ProduceAck",
@@ -183,6 +190,13 @@ impl Protocol for Log {
         "JoinGroup",
         "Assignment",
         "OffsetOutOfRange",
+        "NotLeader",
+        "NotEnoughReplicas",
+        "BrokerHeartbeat",
+        "LeaderAndIsr",
+        "AlterIsr",
+        "ReplicaFetch",
+        "ReplicaRecords",
     ];
     const ROLES: &'static [RoleSpec] = &[
         RoleSpec::new("producer", 1, usize::MAX, "appends the workload's requests"),
@@ -190,7 +204,7 @@ impl Protocol for Log {
             "broker",
             1,
             usize::MAX,
-            "holds partitions; the first coordinates the group",
+            "holds partitions; the first coordinates the group (and, replicated, is the controller)",
         ),
         RoleSpec::new(
             "consumer",
