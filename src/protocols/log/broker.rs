@@ -87,13 +87,6 @@ impl BrokerDisk {
         let epoch = if i == 0 { 0 } else { epochs[i - 1].0 };
         (epoch, end)
     }
-    /// The first offset written in epoch `e` (the log end if none yet).
-    pub fn epoch_start(&self, p: Partition, e: Epoch) -> Offset {
-        self.epochs
-            .get(&p)
-            .and_then(|v| v.iter().find(|(x, _)| *x == e))
-            .map_or(self.end_of(p), |(_, start)| *start)
-    }
     /// Up to `max` records of `p` from `offset`, with their epochs.
     pub fn entries(&self, p: Partition, offset: Offset, max: u32) -> Vec<(Epoch, Record)> {
         let Some(log) = self.logs.get(&p) else {
