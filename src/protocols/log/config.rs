@@ -1,5 +1,6 @@
-//! The log's options: partitions, when consumers commit, how fast they process, group
-//! membership timing, a replay, and the bug variants that break a promise.
+//! The log's options: partitions, their replication (replication factor, acks, in-sync
+//! replicas), when consumers commit, how fast they process, group membership timing, a replay,
+//! and the bug variants that break a promise.
 
 use crate::sim::SimTime;
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,21 @@ pub enum CommitMode {
     /// Commit as soon as the batch is fetched: a crash before processing skips the batch for
     /// good (at-most-once).
     BeforeProcessing,
+}
+
+/// When a partition leader acknowledges a produce (Kafka's producer `acks`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Acks {
+    /// `acks=0`: the producer does not wait; the user is answered as the record is sent.
+    Zero,
+    /// `acks=1`: the leader acknowledges once the record is in its own log (lost if the leader
+    /// dies before a follower copied it).
+    #[default]
+    One,
+    /// `acks=all`: the leader acknowledges once every in-sync replica has the record (the high
+    /// watermark passed it), and refuses produces while fewer than `min_insync_replicas` are
+    /// in sync.
+    All,
 }
 
 /// A reset of the group's committed offsets (`kafka-consumer-groups --reset-offsets`).
@@ -75,6 +91,24 @@ pub struct LogConfig {
     pub retention_check_interval: SimTime,
     /// Where a consumer whose offset was deleted resumes: `Earliest` or `Latest`.
     pub auto_offset_reset: OffsetReset,
+    /// Replicas of each partition: partition `p` lives on brokers `p, p+1, … mod brokers`, the
+    /// first its preferred leader. 1: no replication (each broker alone holds its partitions).
+    pub replication_factor: u32,
+    /// When a leader acknowledges a produce: `Zero`, `One` or `All`.
+    pub acks: Acks,
+    /// With `acks: All`: the fewest in-sync replicas (leader included) a produce needs.
+    pub min_insync_replicas: u32,
+    /// A follower that has not caught up with the leader's log end for this long leaves the
+    /// ISR (Kafka's `replica.lag.time.max.ms`).
+    pub replica_lag_time: SimTime,
+    /// How long a follower waits before fetching again after an empty (or lost) fetch.
+    pub replica_fetch_interval: SimTime,
+    /// Let the controller elect a replica outside the ISR when none in it is alive (Kafka's
+    /// `unclean.leader.election.enable`): available again, at the price of acknowledged records.
+    pub unclean_leader_election: bool,
+    /// BUG (`acks: All`): the leader acknowledges on its own append, as `acks=1` does, while the
+    /// producer was promised every in-sync replica.
+    pub bug_ack_on_append: bool,
     /// BUG: under `AfterProcessing` the consumer commits as soon as it fetches (the
     /// auto-commit of polled, unprocessed records), so a crash skips records.
     pub bug_commit_on_fetch: bool,
@@ -101,6 +135,13 @@ impl Default for LogConfig {
             segment_records: 10,
             retention_check_interval: SimTime::from_millis(100),
             auto_offset_reset: OffsetReset::Latest,
+            replication_factor: 1,
+            acks: Acks::One,
+            min_insync_replicas: 1,
+            replica_lag_time: SimTime::from_millis(500),
+            replica_fetch_interval: SimTime::from_millis(20),
+            unclean_leader_election: false,
+            bug_ack_on_append: false,
             bug_commit_on_fetch: false,
             bug_parallel_batches: false,
         }
@@ -164,7 +205,47 @@ impl LogConfig {
                     .into(),
             );
         }
+        self.validate_replication()
+    }
+
+    fn validate_replication(&self) -> Result<(), String> {
+        let rf = self.replication_factor;
+        if rf == 0 || rf > MAX_COUNT {
+            return Err(format!(
+                "expected replication_factor between 1 and {MAX_COUNT}, got {rf}"
+            ));
+        }
+        if self.min_insync_replicas == 0 || self.min_insync_replicas > rf {
+            return Err(format!(
+                "expected min_insync_replicas between 1 and replication_factor ({rf}), got {}",
+                self.min_insync_replicas
+            ));
+        }
+        if self.replica_lag_time == SimTime::ZERO || self.replica_fetch_interval == SimTime::ZERO {
+            return Err("replica_lag_time and replica_fetch_interval must be positive".into());
+        }
+        if rf > 1 && self.retains() {
+            return Err(
+                "retention is not modelled with replication: leave out retention_time and \
+                 retention_records, or set replication_factor: 1"
+                    .into(),
+            );
+        }
+        if self.bug_ack_on_append && self.acks != Acks::All {
+            return Err("bug_ack_on_append breaks the acks=all promise: set acks: All".into());
+        }
         Ok(())
+    }
+
+    /// Whether partitions have followers (a controller, leaders, ISRs, leader epochs).
+    pub fn replicated(&self) -> bool {
+        self.replication_factor > 1
+    }
+
+    /// Whether an acknowledged produce is promised to survive any replica's crash: `acks: All`
+    /// with clean elections only. Then Acknowledged Records Kept is checked.
+    pub fn promises_durability(&self) -> bool {
+        self.replicated() && self.acks == Acks::All && !self.unclean_leader_election
     }
 
     /// Whether brokers delete old segments.

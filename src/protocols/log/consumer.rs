@@ -7,14 +7,18 @@
 //! at the log start (`auto_offset_reset: Earliest`) or end (`Latest`), records the offsets it
 //! jumped over (a `Reset`, on disk) and marks its next record `resumed`.
 //!
+//! Replicated, a consumer fetches from the partition's leader as it last knew it (only the
+//! leader answers, with records below its high watermark); `NotLeader` redirects it, and a
+//! fetch left unanswered sends the next one to the next replica.
+//!
 //! Processing records a record's effect: `(partition, offset, generation, id)` appended to
 //! the consumer's processed log, on its disk. The checkers read these logs.
 
-use super::broker::broker_of;
+use super::broker::{broker_of, replicas_of};
 use super::config::{LogConfig, OffsetReset};
-use super::message::{LogMsg, Offset, Partition, Record, RecordId};
+use super::message::{Epoch, LogMsg, Offset, Partition, Record, RecordId};
 use super::{Log, LogDurable, LogTimer};
-use crate::sim::Ctx;
+use crate::sim::{Ctx, NodeId};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One processed record.
@@ -55,6 +59,10 @@ pub struct Consumer {
     pub resets: Vec<Reset>,
     /// Partitions reset since their last processed record.
     pub resumed: BTreeSet<Partition>,
+    /// Replicated: where each partition's leader was last known to be, with its epoch.
+    pub leaders: BTreeMap<Partition, (Epoch, NodeId)>,
+    /// Replicated: partitions with a fetch not answered yet.
+    pub awaiting: BTreeSet<Partition>,
 }
 
 impl Consumer {
@@ -87,15 +95,55 @@ impl Consumer {
         }
     }
 
-    fn fetch(&self, partition: Partition, cfg: &LogConfig, ctx: &mut Ctx<Log>) {
+    fn fetch(&mut self, partition: Partition, cfg: &LogConfig, ctx: &mut Ctx<Log>) {
         let Some(&offset) = self.next.get(&partition) else {
             return;
         };
-        if let Some(b) = broker_of(partition, ctx.nodes_of("broker")) {
+        if cfg.replicated() && !self.awaiting.insert(partition) {
+            self.try_next_replica(partition, cfg, ctx);
+        }
+        let target = match self.leaders.get(&partition) {
+            Some(&(_, l)) => Some(l),
+            None => broker_of(partition, ctx.nodes_of("broker")),
+        };
+        if let Some(b) = target {
             ctx.send(b, LogMsg::Fetch { partition, offset });
         }
         // Fetch again if no answer comes (or, once a batch is in, when it is processed).
         ctx.set_timer(LogTimer::Poll(partition), cfg.poll_interval);
+    }
+
+    /// The last fetch went unanswered: the leader may be dead; ask the next replica.
+    fn try_next_replica(&mut self, p: Partition, cfg: &LogConfig, ctx: &Ctx<Log>) {
+        let replicas = replicas_of(p, ctx.nodes_of("broker"), cfg.replication_factor);
+        if replicas.is_empty() {
+            return;
+        }
+        let (epoch, now) = self.leaders.get(&p).copied().unwrap_or((0, replicas[0]));
+        let i = replicas.iter().position(|&n| n == now).map_or(0, |i| i + 1);
+        self.leaders
+            .insert(p, (epoch, replicas[i % replicas.len()]));
+    }
+
+    /// `NotLeader` naming leader `l` of `epoch`: the next fetch goes there; at once if the
+    /// epoch is newer than known.
+    fn redirect(
+        &mut self,
+        p: Partition,
+        epoch: Epoch,
+        l: NodeId,
+        cfg: &LogConfig,
+        ctx: &mut Ctx<Log>,
+    ) {
+        self.awaiting.remove(&p);
+        let known = self.leaders.get(&p).map_or(0, |k| k.0);
+        if epoch < known {
+            return;
+        }
+        self.leaders.insert(p, (epoch, l));
+        if epoch > known && !self.batches.keys().any(|(bp, _)| *bp == p) {
+            self.fetch(p, cfg, ctx);
+        }
     }
 
     fn commit(&self, partition: Partition, offset: Offset, ctx: &mut Ctx<Log>) {
@@ -141,6 +189,7 @@ impl Consumer {
                 offset,
                 records,
             } => {
+                self.awaiting.remove(&partition);
                 if self.next.get(&partition) != Some(&offset) {
                     return; // stale: not ours, or an answer to an earlier fetch
                 }
@@ -202,6 +251,11 @@ impl Consumer {
                 ctx.cancel_timer(LogTimer::Poll(partition));
                 self.fetch(partition, cfg, ctx);
             }
+            LogMsg::NotLeader {
+                partition,
+                leader: Some(l),
+                leader_epoch,
+            } => self.redirect(partition, leader_epoch, l, cfg, ctx),
             _ => {}
         }
     }

@@ -27,21 +27,33 @@
 //! What is promised depends on `commit`: after processing, at-least-once (a crash between
 //! processing and commit makes the next owner process the batch again); before processing,
 //! at-most-once (a crash between commit and processing skips the batch). Consumer lag per
-//! partition (log end − committed offset) is a time series. Not modelled: replication
-//! (leaders, in-sync replicas, acks = 0/1/all), retention, several topics or groups.
+//! partition (log end − committed offset) is a time series.
+//!
+//! With `replication_factor > 1` each partition is on several brokers (`replica.rs`): the
+//! first broker is also the controller (`controller.rs`), which picks each partition's leader
+//! from its in-sync replicas (ISR) in a new leader epoch when a broker dies; followers pull
+//! from the leader; the leader's high watermark (the smallest log end over the ISR) bounds
+//! what consumers read; a diverging follower truncates to its epoch's end on the leader
+//! (KIP-101). `acks` (0, 1, all) says when a producer is answered, and so whether a leader
+//! crash may lose an acknowledged record: under `acks: All` Acknowledged Records Kept checks
+//! it never does. Not modelled: several topics or groups, a controller quorum.
 
 mod broker;
 mod config;
 mod consumer;
+mod controller;
 pub mod invariants;
 mod message;
 mod producer;
+mod replica;
 
-pub use broker::{Broker, BrokerDisk, GroupDisk, broker_of};
-pub use config::{CommitMode, LogConfig, OffsetReset, Replay};
+pub use broker::{Broker, BrokerDisk, GroupDisk, broker_of, replicas_of};
+pub use config::{Acks, CommitMode, LogConfig, OffsetReset, Replay};
 pub use consumer::{Consumer, Processed, Reset};
-pub use message::{LogMsg, Offset, Partition, Record, RecordId};
-pub use producer::{Producer, partition_of};
+pub use controller::{Controller, ControllerDisk, on_broker_back, on_broker_dead};
+pub use message::{Epoch, LogMsg, Offset, Partition, PartitionState, Record, RecordId};
+pub use producer::{Acked, Producer, partition_of};
+pub use replica::{Progress, Replica};
 
 use crate::sim::{
     ClientRequest, Ctx, EntryView, Gauge, Invariant, NodeId, NodeView, Protocol, RoleSpec, Tone,
@@ -64,6 +76,12 @@ pub enum LogTimer {
     Replay,
     /// Broker: look for segments past retention.
     Retention,
+    /// Broker (replicated, not the controller): heartbeat to the controller.
+    BrokerHeartbeat,
+    /// Follower: fetch this partition from its leader (again).
+    ReplicaFetch(Partition),
+    /// Leader: look for followers out of sync.
+    IsrCheck,
 }
 
 /// What survives a crash; each role uses its part.
@@ -72,6 +90,8 @@ pub struct LogDurable {
     pub broker: BrokerDisk,
     /// Producer: records produced so far (for unique ids).
     pub produced: u64,
+    /// Producer (replicated): the records acknowledged to it, where the ack said they are.
+    pub acked: Vec<Acked>,
     /// Consumer: records processed.
     pub processed: Vec<Processed>,
     /// Consumer: offset resets after `OffsetOutOfRange`, with the offsets they skipped.
@@ -85,9 +105,10 @@ impl LogDurable {
             ..Default::default()
         }
     }
-    pub fn producer(produced: u64) -> Self {
+    pub fn producer(produced: u64, acked: Vec<Acked>) -> Self {
         LogDurable {
             produced,
+            acked,
             ..Default::default()
         }
     }
@@ -125,7 +146,7 @@ pub fn name(ctx: &Ctx<Log>, n: NodeId) -> String {
 impl Log {
     fn start(cfg: &LogConfig, durable: &LogDurable, ctx: &mut Ctx<Self>) -> Self {
         let part = match ctx.role(ctx.id) {
-            "producer" => Part::Producer(Producer::start(durable.produced)),
+            "producer" => Part::Producer(Producer::start(durable.produced, durable.acked.clone())),
             "broker" => Part::Broker(Broker::start(cfg, durable.broker.clone(), ctx)),
             _ => Part::Consumer(Consumer::start(
                 cfg,
@@ -159,8 +180,7 @@ impl Protocol for Log {
     type Config = LogConfig;
 
     const NAME: &'static str = "log";
-    const SUMMARY: &'static str =
-        "Kafka-like partitioned log: keys, offsets, consumer groups, rebalancing, replay";
+    const SUMMARY: &'static str = "Kafka-like partitioned log: keys, offsets, consumer groups, rebalancing, replay, replication";
     const MESSAGE_KINDS: &'static [&'static str] = &[
         "Produce",
         "ProduceAck",
@@ -170,6 +190,13 @@ impl Protocol for Log {
         "JoinGroup",
         "Assignment",
         "OffsetOutOfRange",
+        "NotLeader",
+        "NotEnoughReplicas",
+        "BrokerHeartbeat",
+        "LeaderAndIsr",
+        "AlterIsr",
+        "ReplicaFetch",
+        "ReplicaRecords",
     ];
     const ROLES: &'static [RoleSpec] = &[
         RoleSpec::new("producer", 1, usize::MAX, "appends the workload's requests"),
@@ -177,7 +204,7 @@ impl Protocol for Log {
             "broker",
             1,
             usize::MAX,
-            "holds partitions; the first coordinates the group",
+            "holds partitions; the first coordinates the group (and, replicated, is the controller)",
         ),
         RoleSpec::new(
             "consumer",
@@ -203,7 +230,7 @@ impl Protocol for Log {
 
     fn on_message(&mut self, from: NodeId, msg: LogMsg, ctx: &mut Ctx<Self>) {
         match &mut self.part {
-            Part::Producer(p) => p.on_message(msg, ctx),
+            Part::Producer(p) => p.on_message(msg, &self.cfg, ctx),
             Part::Broker(b) => b.on_message(from, msg, &self.cfg, ctx),
             Part::Consumer(c) => c.on_message(msg, &self.cfg, ctx),
         }
@@ -241,7 +268,25 @@ impl Protocol for Log {
                 );
                 for (p, log) in &b.disk.logs {
                     let start = b.disk.start_of(*p);
-                    let text = if start > 0 {
+                    let text = if let Some(r) = b.replicas.get(p) {
+                        let role = match r.state.leader {
+                            Some(l) if l == b.id => "leader",
+                            Some(_) => "follower",
+                            None => "offline",
+                        };
+                        format!(
+                            "{role} e{}, {} records, hw {}, isr {}",
+                            r.state.leader_epoch,
+                            log.len(),
+                            r.hw,
+                            message::nodes_label(&r.state.isr, &|n| {
+                                b.names
+                                    .get(&n)
+                                    .cloned()
+                                    .unwrap_or_else(|| message::node_label(n))
+                            })
+                        )
+                    } else if start > 0 {
                         format!("{} records from offset {start}", log.len())
                     } else {
                         format!("{} records", log.len())
@@ -276,7 +321,10 @@ impl Protocol for Log {
                                 index: o as u64,
                                 term: *p as u64,
                                 label: format!("p{p}@{o} r{}", r.id),
-                                committed: b.coordinator && (o as u64) < c,
+                                committed: match b.replicas.get(p) {
+                                    Some(r) => (o as u64) < r.hw,
+                                    None => b.coordinator && (o as u64) < c,
+                                },
                             })
                     })
                     .collect();
@@ -300,13 +348,23 @@ impl Protocol for Log {
         invariants::all(cfg, nodes)
     }
 
-    /// `p0.lag`, `p1.lag`, … and `lag` (all partitions): log end offset − committed offset,
-    /// while the partition's broker and the coordinator are up. While every node is up:
+    /// `p0.lag`, `p1.lag`, … and `lag` (all partitions): log end offset (replicated: the
+    /// leader's high watermark) − committed offset, while the partition's broker (leader) and
+    /// the coordinator are up. While every node is up:
     /// `processed` (records processed), `duplicates` (processings of an offset beyond the
     /// first) and `skipped` (offsets below the committed offset that nobody processed: what
     /// at-most-once loses); with retention, `reset_skipped` (offsets consumers jumped over
     /// on `OffsetOutOfRange`: records lost to retention, or skipped by `Latest`).
+    ///
+    /// Replicated, while the controller is up: `under_replicated` (partitions whose ISR is
+    /// smaller than their replicas), `offline` (partitions without a leader), and `lost`: the
+    /// records acknowledged to the producers that are up which are no longer at their offset
+    /// in the log of their partition's leader, when it is up (what `acks=1` or an unclean
+    /// election loses).
     fn gauges(cfg: &LogConfig, states: &[Option<Self>], out: &mut Vec<Gauge>) {
+        if cfg.replicated() {
+            replication_gauges(states, out);
+        }
         let mut ends: BTreeMap<Partition, Offset> = BTreeMap::new();
         let mut committed: Option<&BTreeMap<Partition, Offset>> = None;
         let mut seen: BTreeMap<(Partition, Offset), u32> = BTreeMap::new();
@@ -315,7 +373,12 @@ impl Protocol for Log {
             match &s.part {
                 Part::Broker(b) => {
                     for p in b.disk.logs.keys() {
-                        ends.insert(*p, b.disk.end_of(*p));
+                        // Replicated: the leader's high watermark, the end consumers can read.
+                        match b.replicas.get(p) {
+                            Some(r) if r.leads(b.id) => ends.insert(*p, r.hw),
+                            Some(_) => None,
+                            None => ends.insert(*p, b.disk.end_of(*p)),
+                        };
                     }
                     if b.coordinator {
                         committed = Some(&b.disk.group.committed);
@@ -389,5 +452,48 @@ impl Protocol for Log {
     }
 }
 
+/// The gauges of replication (see `gauges`).
+fn replication_gauges(states: &[Option<Log>], out: &mut Vec<Gauge>) {
+    let Some(c) = states.iter().flatten().find_map(|s| match &s.part {
+        Part::Broker(b) if b.controller.is_some() => Some(&b.disk.controller),
+        _ => None,
+    }) else {
+        return;
+    };
+    let parts = &c.partitions;
+    let under = parts.values().filter(|s| s.isr.len() < s.replicas.len());
+    let offline = parts.values().filter(|s| s.leader.is_none());
+    let mut push = |name, value: usize| {
+        out.push(Gauge {
+            name,
+            node: None,
+            value: value as f64,
+        })
+    };
+    push("under_replicated", under.count());
+    push("offline", offline.count());
+    let log_of = |p: &Partition| {
+        let leader = parts.get(p).and_then(|s| s.leader)?;
+        match &states[leader].as_ref()?.part {
+            Part::Broker(b) => b.disk.logs.get(p),
+            _ => None,
+        }
+    };
+    let mut lost = 0;
+    for s in states.iter().flatten() {
+        let Part::Producer(p) = &s.part else {
+            continue;
+        };
+        for a in &p.acked {
+            // An offline partition or a leader that is down is not counted as a loss.
+            let there = log_of(&a.partition).map(|l| l.get(a.offset as usize).map(|r| r.id));
+            lost += usize::from(there.is_some_and(|id| id != Some(a.id)));
+        }
+    }
+    push("lost", lost);
+}
+
+#[cfg(test)]
+mod replication_tests;
 #[cfg(test)]
 mod tests;

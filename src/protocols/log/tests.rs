@@ -5,9 +5,9 @@ use super::*;
 use crate::sim::{Command, RoleTable, SimTime};
 use rand::SeedableRng;
 
-const PRODUCER: NodeId = 0;
-const BROKER: NodeId = 1; // the coordinator, holds p0 and p2 of 4 partitions
-const BROKER2: NodeId = 2; // holds p1 and p3
+pub(super) const PRODUCER: NodeId = 0;
+pub(super) const BROKER: NodeId = 1; // the coordinator, holds p0 and p2 of 4 partitions
+pub(super) const BROKER2: NodeId = 2; // holds p1 and p3
 const C1: NodeId = 3;
 const C2: NodeId = 4;
 
@@ -18,7 +18,7 @@ fn roles() -> RoleTable {
     )
 }
 
-fn ms(v: u64) -> SimTime {
+pub(super) fn ms(v: u64) -> SimTime {
     SimTime::from_millis(v)
 }
 
@@ -30,7 +30,7 @@ fn cfg() -> LogConfig {
     }
 }
 
-fn step(id: NodeId, now: SimTime, f: impl FnOnce(&mut Ctx<Log>)) -> Vec<Command<Log>> {
+pub(super) fn step(id: NodeId, now: SimTime, f: impl FnOnce(&mut Ctx<Log>)) -> Vec<Command<Log>> {
     let roles = roles();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let mut out = Vec::new();
@@ -39,13 +39,13 @@ fn step(id: NodeId, now: SimTime, f: impl FnOnce(&mut Ctx<Log>)) -> Vec<Command<
     out
 }
 
-fn node(cfg: &LogConfig, id: NodeId) -> Log {
+pub(super) fn node(cfg: &LogConfig, id: NodeId) -> Log {
     let mut n = None;
     step(id, SimTime::ZERO, |ctx| n = Some(Log::init(cfg, ctx)));
     n.expect("built")
 }
 
-fn sends(cmds: &[Command<Log>]) -> Vec<(NodeId, LogMsg)> {
+pub(super) fn sends(cmds: &[Command<Log>]) -> Vec<(NodeId, LogMsg)> {
     cmds.iter()
         .filter_map(|c| match c {
             Command::Send { to, msg } => Some((*to, msg.clone())),
@@ -54,7 +54,7 @@ fn sends(cmds: &[Command<Log>]) -> Vec<(NodeId, LogMsg)> {
         .collect()
 }
 
-fn rec(id: RecordId) -> Record {
+pub(super) fn rec(id: RecordId) -> Record {
     Record {
         id,
         key: format!("k{id}"),

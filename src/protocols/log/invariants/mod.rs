@@ -4,14 +4,18 @@
 //! |---|---|
 //! | always | Partition Order: a consumer processes a partition's records in offset order |
 //! | `commit: AfterProcessing` | Committed Offsets Processed: every offset below a committed offset was processed (at-least-once) |
+//! | `replication_factor > 1`, `acks: All`, no unclean election | Acknowledged Records Kept: every acknowledged record stays at its offset in every in-sync replica |
 //!
 //! Under `BeforeProcessing` (at-most-once) skipped offsets are allowed and counted (the
 //! `skipped` series). Both read durable state (the consumers' processed logs, the
-//! coordinator's committed offsets) with a cursor per node.
+//! coordinator's committed offsets) with a cursor per node. Under `acks: One` or `Zero`, or with
+//! unclean elections, acknowledged records may be lost: counted (the `lost` series), not flagged.
 
+mod acked_kept;
 mod committed_processed;
 mod partition_order;
 
+pub use acked_kept::AckedRecordsKept;
 pub use committed_processed::CommittedOffsetsProcessed;
 pub use partition_order::PartitionOrder;
 
@@ -22,6 +26,9 @@ pub fn all(cfg: &LogConfig, nodes: usize) -> Vec<Box<dyn Invariant<Log>>> {
     let mut v: Vec<Box<dyn Invariant<Log>>> = vec![Box::new(PartitionOrder::new(nodes))];
     if cfg.commit == CommitMode::AfterProcessing {
         v.push(Box::new(CommittedOffsetsProcessed::new(nodes)));
+    }
+    if cfg.promises_durability() {
+        v.push(Box::new(AckedRecordsKept::new(nodes)));
     }
     v
 }
