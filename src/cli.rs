@@ -1105,41 +1105,34 @@ pub fn check(
 /// What `check --minimize` did, for the text and JSON reports.
 #[derive(Serialize)]
 pub struct MinimizeReport {
-    pub seed: u64,
-    pub invariant: String,
+    #[serde(flatten)]
+    pub minimized: crate::minimize::Minimized,
     pub written: String,
-    pub faults_before: usize,
-    pub faults_after: usize,
-    pub events_before: u64,
-    pub events_after: u64,
-    pub duration_before: SimTime,
-    pub duration_after: SimTime,
-    pub workload_kept: bool,
-    pub runs: usize,
     pub watch: String,
 }
 
 impl MinimizeReport {
     fn text(&self) -> String {
+        let m = &self.minimized;
         format!(
             "minimized seed {}: {} still violated with {} of {} faults, {} of {} events, \
-             {} of {} simulated{}, after {} runs\n  wrote {}\n  watch it:  distsim {} --spacetime",
-            self.seed,
-            self.invariant,
-            self.faults_after,
-            self.faults_before,
-            self.events_after,
-            self.events_before,
-            self.duration_after,
-            self.duration_before,
-            if self.workload_kept {
+             {} of {} simulated{}, after {} runs\n  wrote {}\n  watch it:  {}",
+            m.seed,
+            m.invariant,
+            m.faults_after,
+            m.faults_before,
+            m.events_after,
+            m.events_before,
+            m.duration_after,
+            m.duration_before,
+            if m.workload_kept {
                 ""
             } else {
                 ", without the clients"
             },
-            self.runs,
+            m.tests,
             self.written,
-            self.written
+            self.watch
         )
     }
 }
@@ -1165,18 +1158,9 @@ fn minimize_seed(
     std::fs::write(&out, header + &m.scenario)
         .map_err(|e| format!("cannot write the minimized scenario to {out}: {e}"))?;
     Ok(MinimizeReport {
-        seed,
-        invariant: m.invariant,
+        minimized: m,
         watch: format!("distsim {out} --spacetime"),
         written: out,
-        faults_before: m.faults_before,
-        faults_after: m.faults_after,
-        events_before: m.events_before,
-        events_after: m.events_after,
-        duration_before: m.duration_before,
-        duration_after: m.duration_after,
-        workload_kept: m.workload_kept,
-        runs: m.tests,
     })
 }
 

@@ -20,12 +20,13 @@ type Timeline = Vec<(SimTime, Action)>;
 /// Runs a candidate may cost at most (each is one simulation up to the violation).
 pub const MAX_TESTS: usize = 2_000;
 
-/// What minimizing found.
-#[derive(Clone, Debug)]
+/// What minimizing found (serialized in `check --format json` as `minimized`).
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct Minimized {
     pub seed: u64,
     pub invariant: String,
     /// The scenario that shows the violation with the fewest faults.
+    #[serde(skip)]
     pub scenario: String,
     pub faults_before: usize,
     pub faults_after: usize,
@@ -35,8 +36,10 @@ pub struct Minimized {
     pub duration_after: SimTime,
     pub workload_kept: bool,
     /// How long each candidate ran: one that violates later does not count.
+    #[serde(skip)]
     pub horizon: SimTime,
     /// Simulations run.
+    #[serde(rename = "runs")]
     pub tests: usize,
 }
 

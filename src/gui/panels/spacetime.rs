@@ -129,6 +129,7 @@ struct Frame<'a> {
     map: TimeMap,
     lanes: Rect,
     lane_h: f32,
+    t0: SimTime,
     t1: SimTime,
     kinds: &'a [&'static str],
     causal: Option<&'a Causality>,
@@ -190,6 +191,7 @@ fn diagram(ui: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
         map,
         lanes,
         lane_h: lanes.height() / n as f32,
+        t0,
         t1,
         kinds: s.sim.message_kinds(),
         causal: st.anchor.and(st.cache.as_ref().map(|c| &c.1)),
@@ -267,7 +269,7 @@ fn draw_lanes(p: &egui::Painter, f: &Frame, index: &SpaceTime, v: &Visible, name
     }
     for &k in &v.shades {
         let sh = &index.shades[k];
-        let x0 = f.map.x_of(sh.from.max(f.map_t0()));
+        let x0 = f.map.x_of(sh.from.max(f.t0));
         let x1 = f.map.x_of(sh.to.unwrap_or(f.t1).min(f.t1));
         let y = f.y(sh.node);
         let h = (f.lane_h * 0.7).max(3.0);
@@ -306,12 +308,6 @@ fn draw_lanes(p: &egui::Painter, f: &Frame, index: &SpaceTime, v: &Visible, name
             FontId::proportional(11.0),
             style::TEXT_DIM,
         );
-    }
-}
-
-impl Frame<'_> {
-    fn map_t0(&self) -> SimTime {
-        self.map.time_at(self.lanes.min.x)
     }
 }
 
