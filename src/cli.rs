@@ -200,14 +200,15 @@ pub struct RunArgs {
     /// Write every time series to this file as tidy CSV (`time_s,series,node,value`).
     pub metrics: Option<String>,
     /// `(kind, file)` pairs: `history` (JSON Lines), `edn` (a Jepsen history), `shiviz`,
-    /// `mermaid` (the messages) or `csv` (the time series, as `--metrics`).
+    /// `mermaid` (the messages), `flowchart` (the topology, as a Mermaid flowchart) or `csv`
+    /// (the time series, as `--metrics`).
     pub export: Vec<(String, String)>,
     /// The shiviz and mermaid exports start here (default: time zero).
     pub from: Option<SimTime>,
 }
 
 /// The export kinds `run --export KIND FILE` knows.
-const EXPORT_KINDS: &[&str] = &["history", "edn", "shiviz", "mermaid", "csv"];
+const EXPORT_KINDS: &[&str] = &["history", "edn", "shiviz", "mermaid", "flowchart", "csv"];
 
 type ExportFile<'a> = (&'a str, &'a str, std::io::BufWriter<std::fs::File>);
 
@@ -242,6 +243,7 @@ fn write_exports(
             "edn" => export::history_edn(sim.history(), out),
             "shiviz" => export::trace::shiviz(trace, names, from, out),
             "mermaid" => export::trace::mermaid(trace, names, from, out),
+            "flowchart" => export::trace::flowchart(trace, names, sim.roles(), from, out),
             _ => sim.metrics().series.write_csv(names, out),
         };
         written

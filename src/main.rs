@@ -31,6 +31,23 @@ struct Cli {
     /// Open with the space-time diagram shown (T toggles it).
     #[arg(long)]
     spacetime: bool,
+    /// Record the window as an animated GIF from `--from` to `--to` and exit (needs a
+    /// display; F9 records in the app).
+    #[arg(long, value_name = "OUT.gif", conflicts_with = "screenshot")]
+    record: Option<String>,
+    /// With `--record`: the first instant recorded (default: `--at`, or 0).
+    #[arg(long, value_parser = parse_time, requires = "record")]
+    from: Option<SimTime>,
+    /// With `--record`: the last instant recorded (default: 3 s after `--from`).
+    #[arg(long, value_parser = parse_time, requires = "record")]
+    to: Option<SimTime>,
+    /// With `--record`: frames per second of the GIF, 1 to 50.
+    #[arg(long, default_value_t = 10, requires = "record")]
+    fps: u32,
+    /// Playback speed in simulated seconds per second (default 0.5; + and - change it in the
+    /// app). With `--record`, the simulated time between two frames is speed / fps.
+    #[arg(long)]
+    speed: Option<f64>,
     /// Multisample anti-aliasing for the app: 1 (off, the default: egui smooths its own
     /// shapes, and software renderers are pixel-bound), 2, 4 or 8.
     #[arg(long, default_value_t = 1)]
@@ -77,10 +94,12 @@ enum Command {
         /// Write the run for other tools: `history FILE` (the client operations as JSON
         /// Lines), `edn FILE` (a Jepsen history, for Knossos or Porcupine), `shiviz FILE`
         /// (events with vector clocks, for ShiViz), `mermaid FILE` (a sequence diagram of the
-        /// messages) or `csv FILE` (the time series, as --metrics). Repeatable.
+        /// messages), `flowchart FILE` (the topology as a Mermaid flowchart: roles, and who
+        /// talked to whom) or `csv FILE` (the time series, as --metrics). Repeatable.
         #[arg(long, num_args = 2, value_names = ["KIND", "FILE"], action = clap::ArgAction::Append)]
         export: Vec<String>,
-        /// Start the shiviz and mermaid exports at this time (with --until, a window).
+        /// Start the shiviz, mermaid and flowchart exports at this time (with --until, a
+        /// window).
         #[arg(long, value_parser = parse_time)]
         from: Option<SimTime>,
     },
@@ -247,6 +266,13 @@ fn app(cli: Cli) -> i32 {
         at: cli.at,
         seed: cli.seed,
         spacetime: cli.spacetime,
+        record: cli.record.map(|path| distsim::gui::RecordOptions {
+            path,
+            from: cli.from,
+            to: cli.to,
+            fps: cli.fps,
+        }),
+        speed: cli.speed,
         msaa: cli.msaa,
         width: 1280,
         height: 800,

@@ -675,7 +675,7 @@ fn check_minimize_writes_a_smaller_scenario_that_still_violates() {
     assert!(text.contains("Fault 1 of "), "{text}");
 }
 
-/// Golden files for the message exports of a small run (regenerate with UPDATE_GOLDEN=1 and
+/// Golden files for the message and topology exports of a small run (regenerate with UPDATE_GOLDEN=1 and
 /// review the diff).
 #[test]
 fn shiviz_and_mermaid_exports_match_their_golden_files() {
@@ -685,6 +685,10 @@ fn shiviz_and_mermaid_exports_match_their_golden_files() {
             "tests/golden/exports/relay-random-walk.shiviz.log",
         ),
         ("mermaid", "tests/golden/exports/relay-random-walk.mmd"),
+        (
+            "flowchart",
+            "tests/golden/exports/relay-random-walk.flowchart.mmd",
+        ),
     ] {
         let out = scratch(&format!("export.{kind}"), "");
         let (code, _, err) = distsim(&[
@@ -720,5 +724,8 @@ fn an_unknown_export_kind_lists_the_known_ones() {
         "x.svg",
     ]);
     assert_eq!(code, Some(2));
-    assert!(err.contains("history, edn, shiviz, mermaid, csv"), "{err}");
+    assert!(
+        err.contains("history, edn, shiviz, mermaid, flowchart, csv"),
+        "{err}"
+    );
 }

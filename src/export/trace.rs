@@ -3,8 +3,11 @@
 //! of picture the seed guides draw, for slides and blog posts. Both cover the events from
 //! `from` on (`run --from`), up to where the run stopped (`--until`).
 
+use crate::sim::roles::RoleTable;
 use crate::sim::time::SimTime;
 use crate::sim::trace::{EventKind, Trace, TraceEvent};
+use crate::visual::roles::{RoleShape, shape_of};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 
 /// Messages a Mermaid diagram lists at most; past that it says how many it left out.
@@ -188,6 +191,100 @@ fn note_of(e: &TraceEvent, names: &[String], role: Option<String>) -> Option<Str
         mermaid_text(&text),
         e.time
     ))
+}
+
+/// Message kinds an edge of the flowchart names at most (the busiest first).
+const FLOWCHART_KINDS_PER_EDGE: usize = 3;
+
+/// The topology as a Mermaid `flowchart LR`, as the seed guides draw systems: one subgraph per
+/// role (in the protocol's order: clients on the left, stores on the right), each node in its
+/// role's shape (a database as a cylinder, a client as a stadium, a broker as a subroutine
+/// box), the workload's clients as one node, and an edge for every pair of nodes that
+/// exchanged messages from `from` on, labelled with its busiest message kinds and counts.
+pub fn flowchart(
+    trace: &Trace,
+    names: &[String],
+    roles: &RoleTable,
+    from: SimTime,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut edges: BTreeMap<(usize, usize), BTreeMap<&str, u64>> = BTreeMap::new();
+    let mut clients: BTreeSet<usize> = BTreeSet::new();
+    for e in trace.events().iter().filter(|e| e.time >= from) {
+        match (&e.kind, e.node) {
+            (EventKind::Send { to, msg, .. }, Some(f)) if f != *to => {
+                let (a, b) = (f.min(*to), f.max(*to));
+                *edges.entry((a, b)).or_default().entry(msg).or_default() += 1;
+            }
+            (EventKind::ClientRequest { .. }, Some(n)) => {
+                clients.insert(n);
+            }
+            _ => {}
+        }
+    }
+    writeln!(out, "flowchart LR")?;
+    if !clients.is_empty() {
+        writeln!(out, "    C([clients])")?;
+    }
+    if roles.is_implicit() {
+        for (i, n) in names.iter().enumerate() {
+            writeln!(out, "    P{i}(({}))", mermaid_label(n))?;
+        }
+    } else {
+        for (r, role) in roles.names().iter().enumerate() {
+            let members = roles.nodes_of(role);
+            if members.is_empty() {
+                continue;
+            }
+            writeln!(out, "    subgraph R{r} [{}]", mermaid_label(role))?;
+            for &i in members {
+                writeln!(out, "        {}", node_shape(i, &names[i], shape_of(role)))?;
+            }
+            writeln!(out, "    end")?;
+        }
+    }
+    for n in &clients {
+        writeln!(out, "    C --> P{n}")?;
+    }
+    for ((a, b), kinds) in &edges {
+        let mut busiest: Vec<(&str, u64)> = kinds.iter().map(|(k, c)| (*k, *c)).collect();
+        busiest.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(y.0)));
+        let mut label: Vec<String> = busiest
+            .iter()
+            .take(FLOWCHART_KINDS_PER_EDGE)
+            .map(|(k, c)| format!("{k} ×{c}"))
+            .collect();
+        if busiest.len() > FLOWCHART_KINDS_PER_EDGE {
+            label.push(format!(
+                "+{} kinds",
+                busiest.len() - FLOWCHART_KINDS_PER_EDGE
+            ));
+        }
+        writeln!(
+            out,
+            "    P{a} <-->|{}| P{b}",
+            mermaid_label(&label.join(", "))
+        )?;
+    }
+    Ok(())
+}
+
+/// A node in the flowchart shape of its role.
+fn node_shape(i: usize, name: &str, shape: RoleShape) -> String {
+    let n = mermaid_label(name);
+    match shape {
+        RoleShape::Circle => format!("P{i}(({n}))"),
+        RoleShape::Client => format!("P{i}([{n}])"),
+        RoleShape::Service => format!("P{i}[{n}]"),
+        RoleShape::Cache => format!("P{i}({n})"),
+        RoleShape::Cells => format!("P{i}[[{n}]]"),
+        RoleShape::Database => format!("P{i}[({n})]"),
+    }
+}
+
+/// A label inside a flowchart shape or edge: quoted text, so brackets and spaces are literal.
+fn mermaid_label(s: &str) -> String {
+    format!("\"{}\"", mermaid_text(s).replace('"', "'"))
 }
 
 /// Text Mermaid reads literally: no line breaks, no `;` or `#` (its statement separator and

@@ -8,6 +8,7 @@
 
 mod canvas;
 mod panels;
+mod record;
 mod style;
 
 use crate::visual::session::Session;
@@ -27,6 +28,10 @@ pub struct AppOptions {
     pub seed: Option<u64>,
     /// Show the space-time diagram from the start.
     pub spacetime: bool,
+    /// Record an animated GIF of this window and exit (`--record`).
+    pub record: Option<RecordOptions>,
+    /// Playback speed, simulated seconds per second (default 0.5).
+    pub speed: Option<f64>,
     pub msaa: u32,
     pub width: u32,
     pub height: u32,
@@ -34,6 +39,16 @@ pub struct AppOptions {
     /// Play this many frames at 1x, print the per-frame time of the simulation and UI
     /// systems, and exit (for the README's figures).
     pub frames: Option<u32>,
+}
+
+/// `--record out.gif --from 1s --to 4s --fps 10`.
+pub struct RecordOptions {
+    pub path: String,
+    /// Default: `--at`, or the start of the run.
+    pub from: Option<crate::sim::SimTime>,
+    /// Default: three seconds after `from`, or the end of the run.
+    pub to: Option<crate::sim::SimTime>,
+    pub fps: u32,
 }
 
 /// The open scenario (the session is `Send` but not `Sync`; `SyncCell` gives exclusive access).
@@ -103,6 +118,25 @@ pub fn run(opts: AppOptions) -> i32 {
     if let Some(t) = at {
         session.seek(t);
     }
+    let speed = opts.speed.unwrap_or(panels::DEFAULT_SPEED);
+    use crate::visual::timeline::{SPEED_MAX, SPEED_MIN};
+    if !(SPEED_MIN..=SPEED_MAX).contains(&speed) {
+        eprintln!(
+            "error: --speed {speed}: expected {SPEED_MIN} to {SPEED_MAX} simulated seconds per second"
+        );
+        return crate::cli::EXIT_BAD_INPUT;
+    }
+    let recording = match &opts.record {
+        Some(r) => match plan_recording(r, at, speed, session.duration()) {
+            Ok(plan) => Some(record::Recording::start(r.path.clone(), plan, true)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return crate::cli::EXIT_BAD_INPUT;
+            }
+        },
+        None => None,
+    };
+    let unattended = screenshot || recording.is_some();
     install_friendly_panic_hook();
     let title = format!("distsim — {}", session.info.title);
     let mut app = App::new();
@@ -126,8 +160,10 @@ pub fn run(opts: AppOptions) -> i32 {
         .add_plugins(EguiPlugin::default())
         .insert_resource(SessionRes(SyncCell::new(session)))
         .insert_resource({
-            let mut ui = panels::UiState::new(!screenshot, opts.presentation, opts.frames);
+            let mut ui = panels::UiState::new(!unattended, opts.presentation, opts.frames);
             ui.playing &= at.is_none() || opts.frames.is_some();
+            ui.speed = speed;
+            ui.recording = recording;
             if opts.spacetime {
                 panels::toggle_spacetime(&mut ui);
             }
@@ -136,7 +172,14 @@ pub fn run(opts: AppOptions) -> i32 {
         .add_systems(Startup, move |mut commands: Commands| {
             commands.spawn((Camera2d, msaa(opts.msaa), Name::new("Camera")));
         })
-        .add_systems(Update, (panels::open_dropped_files, save_png_on_request))
+        .add_systems(
+            Update,
+            (
+                panels::open_dropped_files,
+                save_png_on_request,
+                record::record_frames,
+            ),
+        )
         .add_systems(EguiPrimaryContextPass, panels::ui);
     if let Some(path) = opts.screenshot {
         app.insert_resource(ScreenshotPlan {
@@ -150,6 +193,19 @@ pub fn run(opts: AppOptions) -> i32 {
         AppExit::Success => 0,
         AppExit::Error(c) => c.get() as i32,
     }
+}
+
+/// The frames of `--record`: from `--from` (or `--at`, or 0) to `--to` (or 3 s later).
+fn plan_recording(
+    r: &RecordOptions,
+    at: Option<crate::sim::SimTime>,
+    speed: f64,
+    duration: crate::sim::SimTime,
+) -> Result<crate::visual::recording::FramePlan, String> {
+    let from = r.from.or(at).unwrap_or(crate::sim::SimTime::ZERO);
+    let to =
+        r.to.unwrap_or_else(|| (from + crate::sim::SimTime::from_secs(3)).min(duration));
+    crate::visual::recording::plan(from, to, r.fps, speed, duration)
 }
 
 fn msaa(samples: u32) -> Msaa {

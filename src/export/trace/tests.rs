@@ -139,3 +139,68 @@ fn a_long_mermaid_diagram_is_cut_and_says_how_much_it_left_out() {
 fn mermaid_text_cannot_break_the_diagram() {
     assert_eq!(mermaid_text("a;b#c\nd%%e"), "a,bno. c d%e");
 }
+
+#[test]
+fn the_flowchart_groups_nodes_by_role_in_their_shapes_and_joins_those_that_talked() {
+    let path = "scenarios/transactions/06-outbox-crash.ron";
+    let text = crate::bundled::get(path).unwrap();
+    let mut l = registry::load(text, path, &RunOptions::default()).unwrap();
+    l.sim.run_until(SimTime::from_secs(1));
+    let chart = text_of(|o| {
+        flowchart(
+            l.sim.trace(),
+            &l.info.names,
+            l.sim.roles(),
+            SimTime::ZERO,
+            o,
+        )
+    });
+    let lines: Vec<&str> = chart.lines().map(str::trim).collect();
+    assert_eq!(lines[0], "flowchart LR");
+    // One subgraph per role, in the protocol's order, each node in its role's shape.
+    let subgraphs: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("subgraph"))
+        .copied()
+        .collect();
+    assert_eq!(subgraphs.len(), l.sim.roles().names().len());
+    let names = &l.info.names;
+    let id = |n: &str| names.iter().position(|x| x == n).unwrap();
+    let bus = id("bus1");
+    assert!(
+        lines.contains(&format!("P{bus}[[\"bus1\"]]").as_str()),
+        "{chart}"
+    );
+    // The workload's clients reach the order service only.
+    let order = id("order1");
+    assert!(lines.contains(&"C([clients])"), "{chart}");
+    let client_edges: Vec<&&str> = lines.iter().filter(|l| l.starts_with("C -->")).collect();
+    assert_eq!(client_edges, vec![&format!("C --> P{order}").as_str()]);
+    // Every edge is a pair that exchanged messages, with its counts; and every such pair is
+    // an edge.
+    let mut pairs = BTreeMap::new();
+    for e in l.sim.trace().events() {
+        if let (EventKind::Send { to, .. }, Some(f)) = (&e.kind, e.node) {
+            *pairs.entry((f.min(*to), f.max(*to))).or_insert(0u64) += 1;
+        }
+    }
+    let edges: Vec<&&str> = lines.iter().filter(|l| l.contains("<-->")).collect();
+    assert_eq!(edges.len(), pairs.len(), "{chart}");
+    for ((a, b), n) in pairs {
+        let edge = edges
+            .iter()
+            .find(|l| l.starts_with(&format!("P{a} <-->")) && l.ends_with(&format!("| P{b}")))
+            .unwrap_or_else(|| panic!("no edge {a}-{b} in {chart}"));
+        let counted: u64 = edge
+            .split('×')
+            .skip(1)
+            .map(|s| {
+                s.chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+            })
+            .map(|d| d.parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(counted, n, "{edge}");
+    }
+}

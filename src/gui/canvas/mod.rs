@@ -105,10 +105,13 @@ pub(super) fn geometry(
     world: &[[f32; 2]],
     st: &CanvasState,
     reserve_right: f32,
+    reserve_bottom: f32,
 ) -> Geometry {
     let zoom = if st.zoom == 0.0 { 1.0 } else { st.zoom };
     let top_space = 44.0;
-    let bottom_space = 120.0; // the caption
+    // Room for a caption of two lines (kept when there is none, so nodes do not jump as
+    // captions come and go), more for a taller one: the labels under the nodes stay clear.
+    let bottom_space = (reserve_bottom + 56.0).max(120.0);
     let usable = Rect::from_min_max(
         rect.min + Vec2::new(0.0, top_space),
         rect.max - Vec2::new(reserve_right, bottom_space),
@@ -207,7 +210,14 @@ pub fn show(ui: &mut egui::Ui, scene: &Scene, st: &mut CanvasState) -> CanvasInp
     let rect = response.rect;
     painter.rect_filled(rect, CornerRadius::ZERO, style::CANVAS);
     let n = scene.names.len();
-    let g = geometry(rect, n, scene.world, st, right_column_width(rect, scene));
+    let g = geometry(
+        rect,
+        n,
+        scene.world,
+        st,
+        right_column_width(rect, scene),
+        overlays::caption_space(&painter, rect, scene),
+    );
     let pos: Vec<Pos2> = scene.world.iter().map(|w| g.to_screen(*w)).collect();
     let pointer = response.hover_pos();
     let hovered_node = pointer.and_then(|p| node_at(&g, scene.world, p));

@@ -19,18 +19,7 @@ pub(super) fn draw(painter: &egui::Painter, rect: Rect, scene: &Scene) {
     let legend_y = below_banner.min.y + log_table_height(rect, scene) + 8.0;
     draw_legend(painter, Pos2::new(legend_x, legend_y), scene, big);
 
-    if let Some(text) = scene.caption {
-        let galley = painter.layout(
-            text.to_string(),
-            font(20.0, big),
-            style::TEXT,
-            rect.width() * 0.8,
-        );
-        let size = galley.size() + Vec2::new(28.0, 16.0);
-        let r = Rect::from_center_size(
-            Pos2::new(rect.center().x, rect.max.y - size.y / 2.0 - 10.0),
-            size,
-        );
+    if let Some((r, galley)) = caption_box(painter, rect, scene) {
         painter.rect_filled(r, CornerRadius::same(8), style::CAPTION_BG);
         painter.galley(r.min + Vec2::new(14.0, 8.0), galley, style::TEXT);
     }
@@ -45,6 +34,37 @@ pub(super) fn draw(painter: &egui::Painter, rect: Rect, scene: &Scene) {
         painter.rect_filled(r, CornerRadius::same(6), style::VIOLATION);
         painter.galley(r.min + Vec2::new(12.0, 7.0), galley, Color32::WHITE);
     }
+}
+
+/// Where the caption goes: at the bottom, left of the log table and legend column (which it
+/// would cover when the plots or the space-time diagram make the canvas short), or across
+/// the whole canvas when that column leaves less than half of it.
+fn caption_box(
+    painter: &egui::Painter,
+    rect: Rect,
+    scene: &Scene,
+) -> Option<(Rect, std::sync::Arc<egui::Galley>)> {
+    let text = scene.caption?;
+    let left = rect.width() - right_column_width(rect, scene);
+    let width = if left > rect.width() * 0.5 {
+        left
+    } else {
+        rect.width()
+    };
+    let galley = painter.layout(
+        text.to_string(),
+        font(20.0, scene.big_text),
+        style::TEXT,
+        width * 0.9 - 28.0,
+    );
+    let size = galley.size() + Vec2::new(28.0, 16.0);
+    let center = Pos2::new(rect.min.x + width / 2.0, rect.max.y - size.y / 2.0 - 10.0);
+    Some((Rect::from_center_size(center, size), galley))
+}
+
+/// The height the caption takes at the bottom of the canvas (the nodes stay above it).
+pub(super) fn caption_space(painter: &egui::Painter, rect: Rect, scene: &Scene) -> f32 {
+    caption_box(painter, rect, scene).map_or(0.0, |(r, _)| rect.max.y - r.min.y)
 }
 
 /// Details of what the pointer is over.

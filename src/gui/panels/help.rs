@@ -21,6 +21,7 @@ pub(super) fn help_window(ctx: &egui::Context, state: &mut UiState) {
                 ("space-time: click", "an arrow or a mark: its causal past turns blue, its future orange"),
                 ("space-time: drag / wheel", "scrub the cursor / zoom the time window"),
                 ("F12", "save the window as a PNG (named after the scenario and the time)"),
+                ("F9", "record an animated GIF from the cursor; F9 again stops and saves it"),
                 ("Ctrl+S", "save the session as a scenario (path in the left panel)"),
                 ("?", "this help"),
                 ("Esc", "close help, leave presentation, clear selection"),

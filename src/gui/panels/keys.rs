@@ -61,6 +61,9 @@ pub(super) fn keyboard(
     if pressed(Key::F12) {
         request_png(s, state);
     }
+    if pressed(Key::F9) {
+        toggle_recording(s, state);
+    }
     if pressed(Key::T) {
         toggle_spacetime(state);
     }
@@ -79,6 +82,23 @@ pub(super) fn keyboard(
     }
     if ctx.input(|i| i.modifiers.command && i.key_pressed(Key::Q)) {
         exit.write(AppExit::Success);
+    }
+}
+
+/// F9: starts an animated GIF from the cursor at the current speed, or stops the one being
+/// recorded (it is saved next to where the app was started).
+pub(super) fn toggle_recording(s: &Session, state: &mut UiState) {
+    if let Some(rec) = state.recording.as_mut() {
+        rec.request_stop();
+        return;
+    }
+    match crate::gui::record::start_in_app(&s.info.name, s.cursor, s.duration(), state.speed) {
+        Ok(rec) => {
+            state.status = format!("recording {} (F9 stops)", rec.path());
+            state.playing = false;
+            state.recording = Some(rec);
+        }
+        Err(e) => state.status = e,
     }
 }
 

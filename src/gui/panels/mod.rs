@@ -22,6 +22,7 @@ use std::time::Instant;
 mod browser;
 mod event_log;
 mod help;
+mod hunt;
 mod inspector;
 mod keys;
 mod plots;
@@ -39,6 +40,8 @@ use event_log::*;
 #[allow(unused_imports)]
 use help::*;
 #[allow(unused_imports)]
+use hunt::*;
+#[allow(unused_imports)]
 use inspector::*;
 #[allow(unused_imports)]
 use keys::*;
@@ -46,9 +49,9 @@ use keys::*;
 use plots::*;
 #[allow(unused_imports)]
 use spacetime::*;
-pub use state::UiState;
 #[allow(unused_imports)]
 use state::*;
+pub use state::{DEFAULT_SPEED, UiState};
 #[allow(unused_imports)]
 use timeline_bar::*;
 #[allow(unused_imports)]
@@ -166,6 +169,7 @@ pub fn ui(
     if state.help {
         help_window(&ctx, state);
     }
+    hunt_window(&ctx, s, state);
     let ms = work_start.elapsed().as_secs_f64() * 1e3;
     state.frame_ms = 0.9 * state.frame_ms + 0.1 * ms;
     if let Some((left, times, walls)) = &mut state.measure {
@@ -195,6 +199,9 @@ pub fn ui(
 /// Moves the cursor by speed × wall time, running the simulation within the frame budget;
 /// pauses on a new violation and at presenter pause points.
 pub(super) fn advance(s: &mut Session, state: &mut UiState, dt: f64) {
+    if state.recording.is_some() {
+        return; // the recorder moves the cursor, one frame's instant at a time
+    }
     if state.playing {
         let target = s.cursor + timeline::advance(state.speed, dt);
         let start = Instant::now();

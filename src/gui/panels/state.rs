@@ -95,7 +95,7 @@ pub struct UiState {
     pub(super) log_kind: LogKind,
     pub(super) open_path: String,
     pub(super) save_path: String,
-    pub(super) status: String,
+    pub(crate) status: String,
     pub(super) error: Option<String>,
     pub(super) seed_edit: u64,
     pub(super) net_drop: f64,
@@ -114,7 +114,14 @@ pub struct UiState {
     pub(crate) spacetime: SpaceTimeState,
     /// A PNG of the window to save at the next frame (F12).
     pub(crate) png_request: Option<String>,
+    /// An animated GIF being recorded (F9, or `--record`): it drives the cursor.
+    pub(crate) recording: Option<crate::gui::record::Recording>,
+    /// "Find a counterexample" running in the background.
+    pub(super) hunt: Option<crate::visual::hunt::Hunt>,
 }
+
+/// Simulated seconds per second when the app opens.
+pub const DEFAULT_SPEED: f64 = 0.5;
 
 impl UiState {
     /// `interactive`: playing from the start and allowed to go full screen (not a screenshot).
@@ -123,7 +130,7 @@ impl UiState {
             playing: interactive,
             measure: measure_frames.map(|n| (n, Vec::new(), Vec::new())),
             fullscreen_allowed: interactive,
-            speed: 0.5,
+            speed: DEFAULT_SPEED,
             canvas: CanvasState::default(),
             presentation,
             help: false,
@@ -155,6 +162,8 @@ impl UiState {
             panel_left: true,
             spacetime: SpaceTimeState::new(false),
             png_request: None,
+            recording: None,
+            hunt: None,
         }
     }
 }

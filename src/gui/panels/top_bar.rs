@@ -142,6 +142,7 @@ fn seed_controls(ui: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
         s.restart();
         state.mark_seen(s);
     }
+    hunt_button(ui, s, state);
 }
 
 fn client_controls(ui: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
