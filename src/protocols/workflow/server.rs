@@ -26,6 +26,14 @@ use super::{Workflow, WorkflowDurable, WorkflowTimer};
 use crate::sim::{Ctx, NodeId, SimTime};
 use std::collections::{BTreeMap, VecDeque};
 
+/// Records a poll of `worker`, or refreshes its time.
+fn poll(q: &mut VecDeque<(NodeId, SimTime)>, worker: NodeId, now: SimTime) {
+    match q.iter_mut().find(|(w, _)| *w == worker) {
+        Some(p) => p.1 = now,
+        None => q.push_back((worker, now)),
+    }
+}
+
 /// A workflow task's state in the mutable state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TaskState {
@@ -91,9 +99,11 @@ pub struct ServerDb {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Server {
     pub db: ServerDb,
-    /// Workers waiting on each task queue, in arrival order (volatile).
-    pub workflow_pollers: VecDeque<NodeId>,
-    pub activity_pollers: VecDeque<NodeId>,
+    /// Workers waiting on each task queue, in arrival order, with the time of their last
+    /// poll (volatile). A poll expires after two `poll_interval`s (the long poll's timeout):
+    /// a crashed worker stops being handed tasks.
+    pub workflow_pollers: VecDeque<(NodeId, SimTime)>,
+    pub activity_pollers: VecDeque<(NodeId, SimTime)>,
     dirty: bool,
 }
 
@@ -157,12 +167,8 @@ impl Server {
             WfMsg::SignalWorkflowExecution { workflow, signal } => {
                 self.signal(workflow, signal, from, ctx)
             }
-            WfMsg::PollWorkflowTaskQueue if !self.workflow_pollers.contains(&from) => {
-                self.workflow_pollers.push_back(from)
-            }
-            WfMsg::PollActivityTaskQueue if !self.activity_pollers.contains(&from) => {
-                self.activity_pollers.push_back(from)
-            }
+            WfMsg::PollWorkflowTaskQueue => poll(&mut self.workflow_pollers, from, ctx.now),
+            WfMsg::PollActivityTaskQueue => poll(&mut self.activity_pollers, from, ctx.now),
             WfMsg::RespondWorkflowTaskCompleted {
                 workflow,
                 started,
@@ -241,6 +247,11 @@ impl Server {
 
     /// Hands queued tasks to waiting pollers.
     fn dispatch(&mut self, cfg: &WorkflowConfig, ctx: &mut Ctx<Workflow>) {
+        let expiry = cfg.poll_interval.saturating_mul(2);
+        let now = ctx.now;
+        for q in [&mut self.workflow_pollers, &mut self.activity_pollers] {
+            q.retain(|&(_, at)| at.saturating_add(expiry) >= now);
+        }
         while !self.workflow_pollers.is_empty() {
             let Some((&wf, e)) = self
                 .db
@@ -250,7 +261,7 @@ impl Server {
             else {
                 break;
             };
-            let worker = self.workflow_pollers.pop_front().expect("not empty");
+            let (worker, _) = self.workflow_pollers.pop_front().expect("not empty");
             let started = e.history.len();
             e.append(Event::WorkflowTaskStarted { worker });
             e.task = Some(TaskState::Started(started));
@@ -278,7 +289,7 @@ impl Server {
             let Some((wf, id, a)) = queued else {
                 break;
             };
-            let worker = self.activity_pollers.pop_front().expect("not empty");
+            let (worker, _) = self.activity_pollers.pop_front().expect("not empty");
             a.attempt += 1;
             a.worker = Some(worker);
             ctx.send(
