@@ -73,11 +73,11 @@ impl Worker {
                 self.poll(ctx);
                 ctx.set_timer(WorkflowTimer::Poll, cfg.poll_interval);
             }
-            WorkflowTimer::AttemptDeadline(wf, id, attempt) => {
-                if self.running.get(&(wf, id)).is_some_and(|r| r.1 == attempt) {
-                    self.running.remove(&(wf, id));
-                    ctx.count("attempts_abandoned", 1);
-                }
+            WorkflowTimer::AttemptDeadline(wf, id, attempt)
+                if self.running.get(&(wf, id)).is_some_and(|r| r.1 == attempt) =>
+            {
+                self.running.remove(&(wf, id));
+                ctx.count("attempts_abandoned", 1);
             }
             _ => {}
         }
