@@ -144,15 +144,16 @@ fn every_bundled_scenario_validates_and_has_a_title_and_description() {
         // Topic folders gather scenarios of several protocols: `compare` (one scenario on
         // three consensus protocols), `basics` (the systems-of-services foundations),
         // `messaging` (queues, logs and streams), `storage` (the replication and
-        // partitioning protocols of the storage guide) and `transactions` (sagas and the
-        // outbox).
+        // partitioning protocols of the storage guide), `transactions` (sagas and the
+        // outbox) and `workflows` (durable execution, the folder issue 13 names).
         assert!(
             proto == l.info.protocol
                 || proto == "compare"
                 || proto == "basics"
                 || proto == "messaging"
                 || proto == "storage"
-                || proto == "transactions",
+                || proto == "transactions"
+                || proto == "workflows",
             "{path}: scenarios live in scenarios/<protocol>/ or a topic folder (found protocol {})",
             l.info.protocol
         );

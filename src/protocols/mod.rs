@@ -23,6 +23,7 @@ pub mod storage;
 pub mod stream;
 pub mod three_tier;
 pub mod token_ring;
+pub mod workflow;
 pub mod zab;
 
 /// The largest cluster for protocols in which every node talks to every other (consensus and
@@ -64,4 +65,5 @@ pub const PROTOCOLS: &[ProtocolEntry] = &[
     entry::<saga::Saga>(),
     entry::<outbox::Outbox>(),
     entry::<microservices::Microservices>(),
+    entry::<workflow::Workflow>(),
 ];
