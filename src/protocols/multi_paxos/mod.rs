@@ -818,6 +818,8 @@ impl Protocol for MultiPaxos {
         vec![
             Box::new(invariants::SlotAgreement::new(nodes)),
             Box::new(invariants::StateMachineSafety::default()),
+            Box::new(invariants::PromiseRespected::new(nodes)),
+            Box::new(invariants::PromiseDurable::new(nodes)),
         ]
     }
 }

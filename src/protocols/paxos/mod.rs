@@ -583,6 +583,9 @@ impl Protocol for Paxos {
             Box::new(invariants::SingleValueChosen::new(nodes)),
             Box::new(invariants::LearnedWasProposed::default()),
             Box::new(invariants::PromiseRespected::new(nodes)),
+            Box::new(invariants::LearnerAgreement::default()),
+            Box::new(invariants::LearnedImpliesChosen::new(nodes)),
+            Box::new(invariants::PromiseDurable::new(nodes)),
         ]
     }
 }
