@@ -304,7 +304,7 @@ pub fn judge(
             } else {
                 let undecided = match e {
                     E::NoViolation => false,
-                    E::Violation(_) | E::ClientOk(_) => true,
+                    E::Violation(_) | E::ClientOk(_) | E::Healed => true,
                     E::Role { role, within } => {
                         !sim.role_first_seen().contains_key(role) && *within > sim.now()
                     }

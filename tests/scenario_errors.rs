@@ -346,3 +346,16 @@ fn a_protocol_option_error_without_a_config_key_points_at_what_caused_it() {
     ));
     assert!(e.starts_with("bad.ron:7:9:"), "{e}");
 }
+
+#[test]
+fn bad_chaos_groups_restarts_and_crash_probability_are_refused_with_their_location() {
+    let e = err(&with("chaos: (stop: \"1s\", groups: 4),"));
+    assert!(e.starts_with("bad.ron:7:"), "{e}");
+    assert!(e.contains("between 2 and the node count 3"), "{e}");
+    let e = err(&with("chaos: (stop: \"1s\", crash_after_send: 1.5),"));
+    assert!(e.starts_with("bad.ron:7:"), "{e}");
+    assert!(e.contains("probability"), "{e}");
+    let e = err(&with("chaos: (stop: \"1s\", restart_after: \"0ms\"),"));
+    assert!(e.starts_with("bad.ron:7:"), "{e}");
+    assert!(e.contains("positive"), "{e}");
+}

@@ -23,6 +23,10 @@ pub enum Expectation {
     },
     /// At least this many client operations succeeded.
     ClientOk(usize),
+    /// Liveness after healing: at the end of the run (give it time after the chaos `stop`)
+    /// the protocol's own condition holds — a leader or a decision, and every live node caught
+    /// up with it (`Protocol::healed`; Raft, Paxos, Multi-Paxos and ZAB state one).
+    Healed,
     /// A time series stays within bounds over a stretch of the run: its maximum (or mean)
     /// over the samples in `[from, to]` is at least `at_least` and at most `at_most`.
     /// `Series(name: "client.latency.p99", from: "20s", to: "30s", at_least: 500.0)`.
@@ -97,6 +101,9 @@ impl std::fmt::Display for Expectation {
                 at_most.map(|v| v.to_string()),
             ),
             Expectation::ClientOk(n) => write!(f, "at least {n} client operations succeed"),
+            Expectation::Healed => {
+                write!(f, "healed: a leader or decision, every live node caught up")
+            }
             Expectation::Series {
                 name,
                 from,
@@ -168,6 +175,14 @@ pub fn evaluate(expect: &[Expectation], sim: &dyn DynSim) -> Vec<ExpectationResu
                     let ok = ClientStats::of(sim.history()).ok;
                     (ok >= *n, format!("{ok} succeeded"))
                 }
+                Expectation::Healed => match sim.healed() {
+                    None => (
+                        false,
+                        format!("{} states no liveness condition", sim.protocol()),
+                    ),
+                    Some(Ok(())) => (true, format!("converged by {}", sim.now())),
+                    Some(Err(e)) => (false, format!("not converged at {}: {e}", sim.now())),
+                },
                 Expectation::Series {
                     name,
                     from,

@@ -495,6 +495,33 @@ pub fn validate<C>(s: &Scenario<C>, text: &str, file: &str) -> Result<(), Scenar
                 format!("chaos `every` must be at least 10us, got {}", c.every),
             ));
         }
+        if c.groups < 2 || c.groups > n {
+            return Err(at(
+                "groups",
+                "chaos",
+                format!(
+                    "chaos `groups` must be between 2 and the node count {n}, got {}",
+                    c.groups
+                ),
+            ));
+        }
+        if !(0.0..=1.0).contains(&c.crash_after_send) {
+            return Err(at(
+                "crash_after_send",
+                "chaos",
+                format!(
+                    "chaos `crash_after_send` is a probability in [0, 1], got {}",
+                    c.crash_after_send
+                ),
+            ));
+        }
+        if c.restart_after == Some(SimTime::ZERO) {
+            return Err(at(
+                "restart_after",
+                "chaos",
+                "chaos `restart_after` must be positive".to_string(),
+            ));
+        }
         if c.max_down.is_some_and(|m| m >= n) {
             return Err(at(
                 "max_down",

@@ -75,6 +75,12 @@ pub trait Protocol: Sized + Clone + Send + 'static {
     fn linearizable(_cfg: &Self::Config) -> bool {
         false
     }
+    /// The liveness condition once every fault has healed, for the `Healed` expectation: `None`
+    /// when the protocol states none; otherwise whether the live nodes (`None` while crashed)
+    /// have converged (a leader or a decision, every live node caught up), and if not, why.
+    fn healed(_cfg: &Self::Config, _states: &[Option<Self>]) -> Option<Result<(), String>> {
+        None
+    }
     /// Time series computed over all nodes at each metrics sample (gossip's informed
     /// fraction, each Raft node's commit index): `(name, node or None, value)`.
     fn gauges(_cfg: &Self::Config, _states: &[Option<Self>], _out: &mut Vec<Gauge>) {}

@@ -55,6 +55,8 @@ pub trait DynSim: Send {
     fn roles(&self) -> &RoleTable;
     /// Waiting inputs and busy workers of a node with a service model.
     fn station_load(&self, node: NodeId) -> Option<(usize, u32)>;
+    /// The protocol's liveness condition now ([`Protocol::healed`]).
+    fn healed(&self) -> Option<Result<(), String>>;
 }
 
 impl<P: Protocol> DynSim for Sim<P> {
@@ -135,5 +137,8 @@ impl<P: Protocol> DynSim for Sim<P> {
     }
     fn station_load(&self, node: NodeId) -> Option<(usize, u32)> {
         Sim::station_load(self, node)
+    }
+    fn healed(&self) -> Option<Result<(), String>> {
+        P::healed(&self.setup().config, self.states())
     }
 }

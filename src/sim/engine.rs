@@ -236,6 +236,8 @@ pub struct Sim<P: Protocol> {
     net_rng: ChaCha8Rng,
     client_rng: ChaCha8Rng,
     chaos_rng: ChaCha8Rng,
+    /// Messages sent so far (to see whether an event answered, for `crash_after_send`).
+    sent_total: u64,
     lamport: Vec<u64>,
     last_event: Vec<Option<EventId>>,
     drift_ppm: Vec<i64>,
@@ -337,6 +339,7 @@ impl<P: Protocol> Sim<P> {
             net_rng: stream(setup.seed, STREAM_NETWORK),
             client_rng: stream(setup.seed, STREAM_CLIENTS),
             chaos_rng: stream(setup.seed, STREAM_CHAOS),
+            sent_total: 0,
             lamport: vec![0; n],
             last_event: vec![None; n],
             drift_ppm: setup.drift_ppm.clone(),
@@ -526,8 +529,14 @@ impl<P: Protocol> Sim<P> {
         self.sample_before(at);
         self.now = at;
         self.steps += 1;
+        let sent_before = self.sent_total;
         let touched = self.dispatch(item);
         self.check_invariants(touched);
+        if let Some(n) = touched
+            && self.sent_total > sent_before
+        {
+            self.chaos_after_send(n);
+        }
         true
     }
 
@@ -781,6 +790,7 @@ impl<P: Protocol> Sim<P> {
     }
 
     fn send(&mut self, from: NodeId, to: NodeId, msg: P::Msg, cause: Option<EventId>) {
+        self.sent_total += 1;
         let kind = msg.kind();
         self.metrics.sent.add(kind);
         let content = hash_of(&msg);
@@ -1267,19 +1277,66 @@ impl<P: Protocol> Sim<P> {
             .map(|s| matches!(s, NodeStatus::Paused(_)))
             .collect();
         let partitioned = !self.net.groups().is_empty();
+        // Views are only built when asked for: the default run pays nothing.
+        let leaders: Vec<bool> = if c.leader_minority {
+            self.states
+                .iter()
+                .map(|s| s.as_ref().is_some_and(|s| s.view().role == "leader"))
+                .collect()
+        } else {
+            vec![false; self.n]
+        };
         if let Some(a) = c.next_fault(
             &mut self.chaos_rng,
             &self.setup.names,
             &crashed,
             &paused,
+            &leaders,
             partitioned,
         ) {
+            let crashed = match &a {
+                Action::Crash(name) => Some(name.clone()),
+                _ => None,
+            };
             self.perform(a);
+            if let Some(name) = crashed {
+                self.schedule_chaos_restart(&c, name);
+            }
         }
         let next = self.now + c.gap(&mut self.chaos_rng);
         if next < c.stop {
             self.push(next, 1, Item::Chaos { heal_all: false });
         }
+    }
+
+    /// With `restart_after`, a node crashed by chaos comes back after a drawn delay.
+    fn schedule_chaos_restart(&mut self, c: &Chaos, name: String) {
+        let Some(d) = c.restart_after else { return };
+        let e = d.0.max(2);
+        let after = SimTime(self.chaos_rng.random_range(e / 2..=e.saturating_add(e / 2)));
+        let at = self.now + after;
+        self.push(at, 1, Item::Script(Box::new(Action::Restart(name))));
+    }
+
+    /// `crash_after_send`: the node that just answered may crash at once, within the
+    /// `max_down` budget (crashes and pauses count), while faults are running.
+    fn chaos_after_send(&mut self, node: NodeId) {
+        let Some(c) = &self.setup.chaos else { return };
+        if !c.crash || !c.crashes_after_send(self.now) || self.status[node] != NodeStatus::Up {
+            return;
+        }
+        let down = self.status.iter().filter(|s| **s != NodeStatus::Up).count();
+        if down >= c.max_down(self.n) {
+            return;
+        }
+        let c = c.clone();
+        if !c.crash_now(&mut self.chaos_rng) {
+            return;
+        }
+        let name = self.setup.names[node].clone();
+        self.perform(Action::Crash(name.clone()));
+        self.check_invariants(None);
+        self.schedule_chaos_restart(&c, name);
     }
 
     // ---------------------------------------------------------------- clients

@@ -810,6 +810,50 @@ impl Protocol for MultiPaxos {
 
     /// Every get, put and cas is decided in a slot and answered when applied in slot order, so
     /// the client history must be linearizable.
+    /// One leader with nothing in flight, and every live node has decided and applied the
+    /// same slots.
+    fn healed(_cfg: &MultiPaxosConfig, states: &[Option<Self>]) -> Option<Result<(), String>> {
+        let live: Vec<(usize, &MultiPaxos)> = states
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
+            .collect();
+        let leaders: Vec<usize> = live
+            .iter()
+            .filter(|(_, s)| s.is_leader())
+            .map(|(i, _)| *i)
+            .collect();
+        let [lead] = leaders.as_slice() else {
+            let ids: Vec<String> = leaders.iter().map(|i| format!("n{}", i + 1)).collect();
+            return Some(Err(format!(
+                "expected one leader, found [{}]",
+                ids.join(", ")
+            )));
+        };
+        let l = states[*lead].as_ref().expect("live");
+        if let Role::Leader { in_flight, .. } = &l.role
+            && let Some(slot) = in_flight.keys().next()
+        {
+            return Some(Err(format!(
+                "leader n{} still waits for slot {slot} to be chosen",
+                lead + 1
+            )));
+        }
+        let upto = l.first_unchosen() - 1;
+        for (i, s) in &live {
+            if s.first_unchosen() - 1 != upto || s.kv.applied != upto {
+                return Some(Err(format!(
+                    "n{} has decided up to {} and applied {}, leader n{} decided up to {upto}",
+                    i + 1,
+                    s.first_unchosen() - 1,
+                    s.kv.applied,
+                    lead + 1
+                )));
+            }
+        }
+        Some(Ok(()))
+    }
+
     fn linearizable(_cfg: &MultiPaxosConfig) -> bool {
         true
     }
@@ -818,6 +862,8 @@ impl Protocol for MultiPaxos {
         vec![
             Box::new(invariants::SlotAgreement::new(nodes)),
             Box::new(invariants::StateMachineSafety::default()),
+            Box::new(invariants::PromiseRespected::new(nodes)),
+            Box::new(invariants::PromiseDurable::new(nodes)),
         ]
     }
 }

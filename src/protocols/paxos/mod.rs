@@ -578,11 +578,33 @@ impl Protocol for Paxos {
         v
     }
 
+    /// A decision: some live node has learned, and every live node that is proposing or has a
+    /// client waiting has learned it (a node nobody asks need not hear of the outcome).
+    fn healed(_cfg: &PaxosConfig, states: &[Option<Self>]) -> Option<Result<(), String>> {
+        if !states.iter().flatten().any(|s| s.learned.is_some()) {
+            return Some(Err("no live node has learned a value".into()));
+        }
+        for (i, s) in states.iter().enumerate() {
+            let Some(s) = s else { continue };
+            if s.learned.is_none() && (s.my_value.is_some() || !s.waiting.is_empty()) {
+                return Some(Err(format!(
+                    "n{} is still proposing {} without having learned",
+                    i + 1,
+                    s.my_value.as_deref().unwrap_or("-")
+                )));
+            }
+        }
+        Some(Ok(()))
+    }
+
     fn invariants(_cfg: &PaxosConfig, nodes: usize) -> Vec<Box<dyn Invariant<Self>>> {
         vec![
             Box::new(invariants::SingleValueChosen::new(nodes)),
             Box::new(invariants::LearnedWasProposed::default()),
             Box::new(invariants::PromiseRespected::new(nodes)),
+            Box::new(invariants::LearnerAgreement::default()),
+            Box::new(invariants::LearnedImpliesChosen::new(nodes)),
+            Box::new(invariants::PromiseDurable::new(nodes)),
         ]
     }
 }

@@ -552,6 +552,50 @@ impl Protocol for Raft {
 
     /// Every get, put and cas goes through the log and is answered by the leader that applied it
     /// (§8), so the client history must be linearizable.
+    /// Lifted from the test suite's sweep: one leader leads the highest term and every live
+    /// server holds its log, has committed all of it and applied all it committed. Without a
+    /// no-op on election a leader cannot commit earlier terms' entries until a client writes
+    /// (Figure 8), so then every server must only match the leader's commit index.
+    fn healed(cfg: &RaftConfig, states: &[Option<Self>]) -> Option<Result<(), String>> {
+        let live: Vec<&Raft> = states.iter().flatten().collect();
+        let leaders: Vec<&&Raft> = live.iter().filter(|s| s.role() == Role::Leader).collect();
+        let [lead] = leaders.as_slice() else {
+            let ids: Vec<String> = leaders.iter().map(|s| format!("n{}", s.id() + 1)).collect();
+            return Some(Err(format!(
+                "expected one leader, found [{}]",
+                ids.join(", ")
+            )));
+        };
+        let len = lead.last_log_index();
+        let commit = if cfg.noop_on_election {
+            len
+        } else {
+            lead.commit_index()
+        };
+        for s in &live {
+            // Without the no-op, uncommitted suffixes may differ (nothing conflicts with them).
+            let same_log = !cfg.noop_on_election
+                || (s.last_log_index() == len && s.last_log_term() == lead.last_log_term());
+            if s.current_term() != lead.current_term()
+                || !same_log
+                || s.commit_index() != commit
+                || s.last_applied() != commit
+            {
+                return Some(Err(format!(
+                    "n{} has not caught up with leader n{}: term {}/{}, log {}/{len}, commit {}, applied {}",
+                    s.id() + 1,
+                    lead.id() + 1,
+                    s.current_term(),
+                    lead.current_term(),
+                    s.last_log_index(),
+                    s.commit_index(),
+                    s.last_applied()
+                )));
+            }
+        }
+        Some(Ok(()))
+    }
+
     fn linearizable(_cfg: &RaftConfig) -> bool {
         true
     }

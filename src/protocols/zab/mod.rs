@@ -1182,6 +1182,45 @@ impl Protocol for Zab {
         v
     }
 
+    /// One established leader in its broadcast phase, every other live node a synced follower,
+    /// and every live node has committed and delivered what the leader did.
+    fn healed(_cfg: &ZabConfig, states: &[Option<Self>]) -> Option<Result<(), String>> {
+        let leaders: Vec<usize> = (0..states.len())
+            .filter(|&i| matches!(&states[i], Some(s) if matches!(s.role, Role::Leading(_))))
+            .collect();
+        let [lead] = leaders.as_slice() else {
+            let ids: Vec<String> = leaders.iter().map(|i| format!("n{}", i + 1)).collect();
+            return Some(Err(format!(
+                "expected one leader, found [{}]",
+                ids.join(", ")
+            )));
+        };
+        let l = states[*lead].as_ref().expect("live");
+        if !matches!(&l.role, Role::Leading(x) if x.stage == LeaderStage::Broadcast) {
+            return Some(Err(format!("leader n{} is not broadcasting", lead + 1)));
+        }
+        for (i, s) in states.iter().enumerate() {
+            let Some(s) = s else { continue };
+            let synced = match &s.role {
+                Role::Leading(_) => true,
+                Role::Following { synced, .. } => *synced,
+                Role::Looking { .. } => false,
+            };
+            if !synced || s.committed != l.committed || s.delivered.len() != l.delivered.len() {
+                return Some(Err(format!(
+                    "n{} has not caught up with leader n{}: committed {}/{}, delivered {}/{}",
+                    i + 1,
+                    lead + 1,
+                    s.committed,
+                    l.committed,
+                    s.delivered.len(),
+                    l.delivered.len()
+                )));
+            }
+        }
+        Some(Ok(()))
+    }
+
     /// Every get, put and cas is broadcast by the leader and answered on delivery, so the client
     /// history must be linearizable.
     fn linearizable(_cfg: &ZabConfig) -> bool {
