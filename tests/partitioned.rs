@@ -595,7 +595,7 @@ fn every_partitioning_scenario_meets_its_expectations() {
     let n = distsim::testing::assert_bundled_scenarios_pass(|p| {
         p.starts_with("scenarios/storage/partition-")
     });
-    assert_eq!(n, 7);
+    assert_eq!(n, 9);
 }
 
 /// The moved fraction of one run, and the keys written before `join`.

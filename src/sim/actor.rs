@@ -81,6 +81,11 @@ pub trait Protocol: Sized + Clone + Send + 'static {
     fn healed(_cfg: &Self::Config, _states: &[Option<Self>]) -> Option<Result<(), String>> {
         None
     }
+    /// The register value a get's answer reports, for the linearizability check: the answer
+    /// itself, unless the protocol adds to it (the storage protocols answer `value@version`).
+    fn register_value(answer: &str) -> &str {
+        answer
+    }
     /// Time series computed over all nodes at each metrics sample (gossip's informed
     /// fraction, each Raft node's commit index): `(name, node or None, value)`.
     fn gauges(_cfg: &Self::Config, _states: &[Option<Self>], _out: &mut Vec<Gauge>) {}

@@ -1807,7 +1807,7 @@ impl<P: Protocol> Sim<P> {
             return;
         }
         self.linearizability_checked = true;
-        let Err(e) = linearizability::check(&self.history) else {
+        let Err(e) = linearizability::check_with(&self.history, P::register_value) else {
             return;
         };
         let v = Violation {

@@ -53,6 +53,12 @@ pub struct NotLinearizable {
 
 /// Checks every key of `history`. Operations other than get, put and cas are ignored.
 pub fn check(history: &History) -> Result<(), NotLinearizable> {
+    check_with(history, |answer| answer)
+}
+
+/// [`check`] with `value` taking a get's answer to the register value it reports (a protocol
+/// that answers `value@version` reports `value`).
+pub fn check_with(history: &History, value: fn(&str) -> &str) -> Result<(), NotLinearizable> {
     let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, e) in history.entries.iter().enumerate() {
         if let Some(key) = key_of(&e.op) {
@@ -63,7 +69,7 @@ pub fn check(history: &History) -> Result<(), NotLinearizable> {
         let mut interner = Interner::default();
         let all: Vec<RegOp> = ops
             .iter()
-            .filter_map(|&i| RegOp::of(i, &history.entries[i], &mut interner))
+            .filter_map(|&i| RegOp::of(i, &history.entries[i], &mut interner, value))
             .collect();
         let all = without_unobserved_indeterminate_writes(all);
         let mut budget = SEARCH_BUDGET;
@@ -180,7 +186,12 @@ struct RegOp {
 }
 
 impl RegOp {
-    fn of(entry: usize, e: &HistoryEntry, ids: &mut Interner) -> Option<RegOp> {
+    fn of(
+        entry: usize,
+        e: &HistoryEntry,
+        ids: &mut Interner,
+        value_of: fn(&str) -> &str,
+    ) -> Option<RegOp> {
         let determinate = match &e.outcome {
             Some(o) if o.answered() => e.returned_at,
             _ => None,
@@ -188,7 +199,7 @@ impl RegOp {
         let step = match (&e.op, &e.outcome, determinate) {
             (Op::Get { .. }, _, None) => return None,
             (Op::Get { .. }, Some(Outcome::Ok { value }), Some(_)) => {
-                Step::Read(ids.opt(value.as_ref()))
+                Step::Read(value.as_deref().map(|v| ids.id(value_of(v))))
             }
             (Op::Put { value, .. }, _, _) => Step::Write(ids.id(value)),
             (Op::Cas { from, to, .. }, Some(Outcome::Ok { .. }), Some(_)) => Step::CasOk {
@@ -198,7 +209,7 @@ impl RegOp {
             (Op::Cas { from, .. }, Some(Outcome::CompareFailed { current }), Some(_)) => {
                 Step::CasFailed {
                     from: ids.opt(from.as_ref()),
-                    current: ids.opt(current.as_ref()),
+                    current: current.as_deref().map(|v| ids.id(value_of(v))),
                 }
             }
             (Op::Cas { from, to, .. }, _, _) => Step::CasUnknown {

@@ -81,6 +81,29 @@ impl PartitionMap {
         }
     }
 
+    /// The `r` replicas of `key`'s partition: its owner first, then the members after it in
+    /// order (wrapping around), all distinct; fewer when there are fewer members.
+    pub fn replicas(&self, key: &str, r: usize) -> Vec<NodeId> {
+        let Some(owner) = self.owner(key) else {
+            return Vec::new();
+        };
+        let at = self.members.iter().position(|&m| m == owner).unwrap_or(0);
+        let n = self.members.len().max(1);
+        (0..r.min(self.members.len()).max(1))
+            .map(|i| self.members.get((at + i) % n).copied().unwrap_or(owner))
+            .collect()
+    }
+
+    /// The partition `key` belongs to, as the stores' views name it: the range's number
+    /// (from 1) with ranges; with the hash placements, the number of its owner (`p3`: the
+    /// keys whose first replica is n3), since a replica set is named by its first member.
+    pub fn partition_of(&self, key: &str) -> u32 {
+        match &self.layout {
+            Layout::Ranges(_) => self.range_of(key).map_or(0, |i| i as u32 + 1),
+            Layout::Ring(_) => self.owner(key).map_or(0, |o| o as u32 + 1),
+        }
+    }
+
     /// Range partitioning: the index of the range holding `key`.
     pub fn range_of(&self, key: &str) -> Option<usize> {
         let Layout::Ranges(ranges) = &self.layout else {

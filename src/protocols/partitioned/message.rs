@@ -45,6 +45,38 @@ pub enum PartMsg {
     },
     /// Router → old owner: the new owner serves `keys` now; drop your copies.
     Release { id: u64, keys: Vec<String> },
+    // Replicated partitions (`replication_factor` above 1; see `replication.rs`). New
+    // variants go last: the digests of unreplicated runs hash the existing ones.
+    /// Router → the partition's leader: store this write, replicate it to `followers` and
+    /// answer `Written` as `replication` says.
+    RPut {
+        id: u64,
+        key: String,
+        value: String,
+        version: Version,
+        followers: Vec<NodeId>,
+        part: u32,
+    },
+    /// Router → the partition's leader: read `key` (under `Sync`, once every follower holds
+    /// the version it answers).
+    RGet {
+        id: u64,
+        key: String,
+        followers: Vec<NodeId>,
+        part: u32,
+    },
+    /// Leader → follower: keep these versions (last writer wins); `part` names the partition.
+    Replicate { entries: Vec<(String, Stored, u32)> },
+    /// Follower → leader: the version it now holds of each key, and the entries it holds newer
+    /// than what it was sent (written through another leader).
+    ReplicateAck {
+        held: Vec<(String, Version)>,
+        newer: Vec<(String, Stored)>,
+    },
+    /// Router → a store it suspects: are you back?
+    Ping,
+    /// Store → router: yes.
+    Pong,
 }
 
 fn keys_label(keys: &[String]) -> String {
@@ -68,6 +100,12 @@ impl Message for PartMsg {
             PartMsg::Transfer { .. } => "Transfer",
             PartMsg::Moved { .. } => "Moved",
             PartMsg::Release { .. } => "Release",
+            PartMsg::RPut { .. } => "RPut",
+            PartMsg::RGet { .. } => "RGet",
+            PartMsg::Replicate { .. } => "Replicate",
+            PartMsg::ReplicateAck { .. } => "ReplicateAck",
+            PartMsg::Ping => "Ping",
+            PartMsg::Pong => "Pong",
         }
     }
     fn label(&self) -> String {
@@ -93,6 +131,25 @@ impl Message for PartMsg {
                 format!("move {id}: {}", keys_label(keys))
             }
             PartMsg::Moved { id, keys, .. } => format!("move {id}: {}", keys_label(keys)),
+            PartMsg::RPut {
+                id,
+                key,
+                value,
+                version,
+                part,
+                ..
+            } => format!("#{id} p{part} {key}={value}@{version}"),
+            PartMsg::RGet { id, key, part, .. } => format!("#{id} p{part} {key}"),
+            PartMsg::Replicate { entries } => match entries.as_slice() {
+                [(k, (v, ver), p)] => format!("p{p} {k}={v}@{ver}"),
+                _ => format!("{} entries", entries.len()),
+            },
+            PartMsg::ReplicateAck { held, .. } => match held.as_slice() {
+                [(k, ver)] => format!("{k}@{ver}"),
+                _ => format!("{} keys", held.len()),
+            },
+            PartMsg::Ping => "ping".into(),
+            PartMsg::Pong => "pong".into(),
         }
     }
 }

@@ -38,9 +38,11 @@
 //! Not modelled: replication of each partition (every partition has one copy, persisted on
 //! its node), more than one router, deleting keys.
 
+mod failover;
 mod map;
 mod message;
 pub mod no_key_lost;
+pub mod replication;
 pub mod router;
 pub mod store;
 
@@ -48,6 +50,7 @@ pub use map::{Layout, PartitionMap, key_number};
 pub use message::{PartMsg, Stored};
 pub use no_key_lost::NoKeyLost;
 
+pub use crate::protocols::leader_follower::Replication;
 use crate::protocols::storage::FreshReads;
 use crate::sim::{
     ClientRequest, Ctx, Gauge, Invariant, NodeId, NodeView, Protocol, RoleSpec, SimTime,
@@ -101,6 +104,15 @@ pub struct PartConfig {
     /// BUG: the router routes a moving key to its new owner as soon as the move starts,
     /// before the transfer has arrived: reads there miss acknowledged writes.
     pub bug_route_before_transfer: bool,
+    /// Copies of each partition, on distinct stores: its owner (the partition's first
+    /// replica) and the stores after it. 1: one copy, no replication.
+    pub replication_factor: usize,
+    /// When a partition's leader acknowledges a write (leader-follower's vocabulary): `Sync`
+    /// after every follower holds it, `SemiSync(k)` after k do, `Async` at once.
+    pub replication: Replication,
+    /// How often a leader ships its followers what they have not confirmed (under `Async`,
+    /// every write waits for it; otherwise it is a resend).
+    pub ship_interval: SimTime,
 }
 
 impl Default for PartConfig {
@@ -116,6 +128,32 @@ impl Default for PartConfig {
             request_timeout: SimTime::from_millis(300),
             retry: SimTime::from_millis(200),
             bug_route_before_transfer: false,
+            replication_factor: 1,
+            replication: Replication::Sync,
+            ship_interval: SimTime::from_millis(50),
+        }
+    }
+}
+
+impl PartConfig {
+    /// Whether each partition has more than one copy.
+    pub fn replicated(&self) -> bool {
+        self.replication_factor > 1
+    }
+
+    /// Whether the configuration promises that no acknowledged write is lost and every read
+    /// is fresh (and so linearizability, see [`Partitioned::linearizable`]): one copy per
+    /// partition, or every copy written before the write is acknowledged (`Sync`).
+    pub fn promises_consistency(&self) -> bool {
+        !self.replicated() || self.replication == Replication::Sync
+    }
+
+    /// Followers that must hold a write before its leader acknowledges it.
+    pub fn acks_needed(&self, followers: usize) -> usize {
+        match self.replication {
+            Replication::Sync => followers,
+            Replication::SemiSync(k) => k.min(followers),
+            Replication::Async => 0,
         }
     }
 }
@@ -136,11 +174,18 @@ pub struct RouterDurable {
     pub keys_moved: u64,
     /// The fraction of the keys the last join or leave moved.
     pub moved_fraction: Option<f64>,
+    /// Replicated partitions: the stores the router suspects (a request to them timed out);
+    /// their partitions are led by their next live replica until they answer a `Ping`.
+    pub down: BTreeSet<NodeId>,
 }
 
 impl RouterDurable {
-    /// Where the router sends requests for `key` now.
-    pub fn route(&self, key: &str, bug: bool) -> Option<NodeId> {
+    /// Where the router sends requests for `key` now, with `r` replicas per partition: the
+    /// owner (the old one while the key moves) when `r` is 1, else the partition's leader.
+    pub fn route(&self, key: &str, bug: bool, r: usize) -> Option<NodeId> {
+        if r > 1 {
+            return failover::leader(&self.map, &self.down, key, r);
+        }
         router::route(&self.map, self.rebalance.as_ref(), key, bug)
     }
 }
@@ -171,6 +216,10 @@ pub enum PartTimer {
     Resend,
     /// Router: look for adjacent small ranges to merge.
     Merge,
+    /// Replicated partitions, leader: ship followers what they have not confirmed.
+    Ship,
+    /// Replicated partitions, router: ping the stores it suspects.
+    Probe,
 }
 
 /// One node: the router or a storage node.
@@ -196,6 +245,38 @@ impl Partitioned {
             Partitioned::Store(store::StoreNode::new(cfg, &d, ctx))
         }
     }
+}
+
+/// The replication options: 1 to 10 copies, no more than the stores (every node but the
+/// router); `SemiSync(k)` waits for 1 to R-1 followers; replicated partitions do not
+/// rebalance (not built), so range splits and merges are refused.
+fn validate_replication(cfg: &PartConfig, nodes: usize) -> Result<(), String> {
+    let r = cfg.replication_factor;
+    let stores = nodes.saturating_sub(1);
+    if r == 0 || r > 10 || r > stores.max(1) {
+        return Err(format!(
+            "replication_factor must be 1 to 10 and at most the number of stores ({stores}), got {r}"
+        ));
+    }
+    if let Replication::SemiSync(k) = cfg.replication
+        && (k == 0 || k >= r)
+    {
+        return Err(format!(
+            "SemiSync(k) waits for k followers: expected 1 <= k <= {} (the followers of {r} copies), got {k}",
+            r.saturating_sub(1)
+        ));
+    }
+    if r > 1 && (cfg.split_at.is_some() || cfg.merge_below.is_some()) {
+        return Err(
+            "split_at and merge_below need replication_factor: 1 (replicated \
+                    partitions do not rebalance yet)"
+                .into(),
+        );
+    }
+    if cfg.ship_interval == SimTime::ZERO {
+        return Err("ship_interval must be longer than 0".into());
+    }
+    Ok(())
 }
 
 impl Protocol for Partitioned {
@@ -226,7 +307,8 @@ impl Protocol for Partitioned {
         ),
     ];
 
-    fn validate_config(cfg: &PartConfig, _nodes: usize) -> Result<(), String> {
+    fn validate_config(cfg: &PartConfig, nodes: usize) -> Result<(), String> {
+        validate_replication(cfg, nodes)?;
         if let Partitioning::ConsistentHash { vnodes } = cfg.partitioning
             && !(1..=10_000).contains(&vnodes)
         {
@@ -299,8 +381,14 @@ impl Protocol for Partitioned {
             (Partitioned::Router(r), PartTimer::Request(id)) => r.on_request_timeout(id, ctx),
             (Partitioned::Router(r), PartTimer::Resend) => r.on_resend(ctx),
             (Partitioned::Router(r), PartTimer::Merge) => r.on_merge_timer(ctx),
+            (Partitioned::Router(r), PartTimer::Probe) => r.on_probe(ctx),
             (Partitioned::Store(s), PartTimer::Resend) => s.on_resend(ctx),
-            (Partitioned::Store(_), PartTimer::Request(_) | PartTimer::Merge) => {}
+            (Partitioned::Store(s), PartTimer::Ship) => s.on_ship(ctx),
+            (
+                Partitioned::Store(_),
+                PartTimer::Request(_) | PartTimer::Merge | PartTimer::Probe,
+            )
+            | (Partitioned::Router(_), PartTimer::Ship) => {}
         }
     }
 
@@ -318,17 +406,38 @@ impl Protocol for Partitioned {
         }
     }
 
+    /// Where the configuration promises consistency ([`PartConfig::promises_consistency`]:
+    /// one copy, or `Sync` copies): the router is the one place that stamps versions and picks
+    /// the replica a key is read from, a write is acknowledged once every copy holds it, and a
+    /// `Sync` leader answers a read only with a version every copy holds, so any later leader
+    /// answers it or a newer one. The bug switch keeps the claim (and breaks it).
+    fn linearizable(cfg: &PartConfig) -> bool {
+        cfg.promises_consistency()
+    }
+
+    /// A read answers `value@version`: the register's value is the part before the version.
+    fn register_value(answer: &str) -> &str {
+        answer.rsplit_once('@').map_or(answer, |(v, _)| v)
+    }
+
     fn invariants(cfg: &PartConfig, _nodes: usize) -> Vec<Box<dyn Invariant<Self>>> {
         vec![
-            Box::new(NoKeyLost::new(cfg.bug_route_before_transfer)),
-            Box::new(FreshReads::new(true)),
+            Box::new(NoKeyLost::new(cfg)),
+            Box::new(FreshReads::new(cfg.promises_consistency())),
         ]
     }
 
     /// `load` and `keys` per storage node; `partitions` (ranges, or members for the hash
     /// placements), `keys_moved` so far and the `moved_fraction` of the last join or leave,
     /// from the router.
-    fn gauges_at(_cfg: &PartConfig, at: SimTime, states: &[Option<Self>], out: &mut Vec<Gauge>) {
+    ///
+    /// Replicated partitions add `lag` per store (the keys its leaders have not had
+    /// confirmed by it) and `leading` per store (the keys whose partition it leads, by the
+    /// router's failover state).
+    fn gauges_at(cfg: &PartConfig, at: SimTime, states: &[Option<Self>], out: &mut Vec<Gauge>) {
+        if cfg.replicated() {
+            replication_gauges(cfg, states, out);
+        }
         for (node, s) in states.iter().enumerate() {
             match s {
                 Some(Partitioned::Store(s)) => {
@@ -364,6 +473,44 @@ impl Protocol for Partitioned {
                 }
                 None => {}
             }
+        }
+    }
+}
+
+/// `lag` and `leading` per store (replicated partitions).
+fn replication_gauges(cfg: &PartConfig, states: &[Option<Partitioned>], out: &mut Vec<Gauge>) {
+    let mut lag: BTreeMap<NodeId, usize> = BTreeMap::new();
+    for s in states.iter().flatten() {
+        if let Partitioned::Store(s) = s {
+            for (f, n) in s.rep.lag() {
+                *lag.entry(f).or_default() += n;
+            }
+        }
+    }
+    let mut leading: BTreeMap<NodeId, usize> = BTreeMap::new();
+    for s in states.iter().flatten() {
+        if let Partitioned::Router(r) = s {
+            for k in &r.d.keys {
+                if let Some(l) = r.d.route(k, false, cfg.replication_factor) {
+                    *leading.entry(l).or_default() += 1;
+                }
+            }
+        }
+    }
+    for (node, s) in states.iter().enumerate() {
+        if let Some(Partitioned::Store(_)) = s {
+            let lag = lag.get(&node).copied().unwrap_or(0);
+            let leads = leading.get(&node).copied().unwrap_or(0);
+            out.push(Gauge {
+                name: "lag",
+                node: Some(node),
+                value: lag as f64,
+            });
+            out.push(Gauge {
+                name: "leading",
+                node: Some(node),
+                value: leads as f64,
+            });
         }
     }
 }

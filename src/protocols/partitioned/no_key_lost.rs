@@ -9,14 +9,22 @@
 //! while it is down: it comes back with it), or by a storage node that still holds the key in
 //! an unreleased move to that node (the `Transfer` is on its way or will be sent again).
 
-use super::{PartDurable, Partitioned, RouterDurable, Stored};
+use super::{PartConfig, PartDurable, Partitioned, RouterDurable, Stored};
 use crate::protocols::storage::{Cursor, Version};
 use crate::sim::{Failure, Invariant, NodeId, World};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub struct NoKeyLost {
     /// Whether the router runs with `bug_route_before_transfer` (to route as it does).
     bug: bool,
+    /// Copies per partition: with more than one, the router routes to the partition's leader.
+    replicas: usize,
+    /// Whether the configuration promises no loss: else losses are only counted.
+    promised: bool,
+    /// Acknowledged writes the router's route did not hold at some moment (not promised).
+    lost: BTreeSet<(String, Version)>,
+    /// The stores the router suspected at the last check (a failover changes routes).
+    down: BTreeSet<NodeId>,
     cursor: Cursor,
     /// Per key: the newest version acknowledged to a client.
     acked: BTreeMap<String, Version>,
@@ -27,9 +35,13 @@ pub struct NoKeyLost {
 }
 
 impl NoKeyLost {
-    pub fn new(bug: bool) -> Self {
+    pub fn new(cfg: &PartConfig) -> Self {
         NoKeyLost {
-            bug,
+            bug: cfg.bug_route_before_transfer,
+            replicas: cfg.replication_factor,
+            promised: cfg.promises_consistency(),
+            lost: BTreeSet::new(),
+            down: BTreeSet::new(),
             cursor: Cursor::default(),
             acked: BTreeMap::new(),
             shape: Vec::new(),
@@ -105,8 +117,9 @@ impl Invariant<Partitioned> for NoKeyLost {
             return Ok(());
         };
         let routes = route_shape(router);
-        if self.routes != Some(routes) {
+        if self.routes != Some(routes) || self.down != router.down {
             self.routes = Some(routes);
+            self.down.clone_from(&router.down);
             everything = true;
         }
         let keys: Vec<&String> = if everything {
@@ -118,7 +131,7 @@ impl Invariant<Partitioned> for NoKeyLost {
             let Some(&version) = self.acked.get(key) else {
                 continue;
             };
-            let Some(owner) = router.route(key, self.bug) else {
+            let Some(owner) = router.route(key, self.bug, self.replicas) else {
                 continue;
             };
             let has = |d: &Data| d.get(key).is_some_and(|(_, v)| *v >= version);
@@ -136,6 +149,10 @@ impl Invariant<Partitioned> for NoKeyLost {
             if in_flight {
                 continue;
             }
+            if !self.promised {
+                self.lost.insert((key.clone(), version));
+                continue;
+            }
             let held = store_of(w, owner)
                 .and_then(|(d, _)| d.get(key))
                 .map_or("nothing".to_string(), |(_, v)| format!("version {v}"));
@@ -149,5 +166,10 @@ impl Invariant<Partitioned> for NoKeyLost {
             ));
         }
         Ok(())
+    }
+    fn counts(&self, out: &mut Vec<(&'static str, u64)>) {
+        if self.replicas > 1 {
+            out.push(("lost_writes", self.lost.len() as u64));
+        }
     }
 }

@@ -63,17 +63,22 @@ fn op_key(op: &Op) -> Option<&str> {
 struct Pending {
     client: ClientRef,
     key: String,
+    /// The store the request went to.
+    to: NodeId,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct RouterNode {
-    cfg: PartConfig,
+    pub(super) cfg: PartConfig,
     pub d: RouterDurable,
     pending: BTreeMap<u64, Pending>,
     /// Requests for moving keys, sent once the move is done.
     held: Vec<ClientRequest>,
     next_id: u64,
     stamped: u64,
+    /// Replicated partitions: stores pinged after a timeout, not answered yet.
+    pub(super) probing: BTreeSet<NodeId>,
+    pub(super) probe_armed: bool,
 }
 
 impl RouterNode {
@@ -86,7 +91,12 @@ impl RouterNode {
             // Ids from before a crash are never reused: they start from the clock.
             next_id: ctx.now.as_micros() * 1000 + 1,
             stamped: 0,
+            probing: BTreeSet::new(),
+            probe_armed: false,
         };
+        if !r.d.down.is_empty() {
+            r.arm_probe_after_restart(ctx);
+        }
         if r.d.rebalance.is_some() {
             ctx.set_timer(PartTimer::Resend, cfg.retry);
             r.try_start(ctx);
@@ -114,10 +124,11 @@ impl RouterNode {
             leaving: Vec::new(),
             keys_moved: 0,
             moved_fraction: None,
+            down: BTreeSet::new(),
         }
     }
 
-    fn persist(&self, ctx: &mut Ctx<Partitioned>) {
+    pub(super) fn persist(&self, ctx: &mut Ctx<Partitioned>) {
         ctx.persist(PartDurable::Router(Box::new(self.d.clone())));
     }
 
@@ -142,7 +153,8 @@ impl RouterNode {
             self.held.push(req);
             return;
         }
-        let Some(owner) = route(&self.d.map, self.d.rebalance.as_ref(), &key, self.bug()) else {
+        let r = self.cfg.replication_factor;
+        let Some(owner) = self.d.route(&key, self.bug(), r) else {
             let reason = "no storage node holds keys".to_string();
             ctx.reply_to_client(req.from, ClientReply::Fail { reason });
             return;
@@ -170,11 +182,17 @@ impl RouterNode {
                 key: key.clone(),
             },
         };
+        let msg = if r > 1 {
+            self.replicated(msg, owner)
+        } else {
+            msg
+        };
         self.pending.insert(
             id,
             Pending {
                 client: req.from,
                 key: key.clone(),
+                to: owner,
             },
         );
         ctx.set_timer(PartTimer::Request(id), self.cfg.request_timeout);
@@ -193,6 +211,14 @@ impl RouterNode {
             PartMsg::Written { id, version } => {
                 let value = Some(version.tag(""));
                 self.answer(id, ClientReply::Ok { value }, ctx);
+            }
+            PartMsg::Pong => self.on_pong(from, ctx),
+            PartMsg::Join | PartMsg::Leave if self.cfg.replicated() => {
+                ctx.count("refused_rebalances", 1);
+                ctx.note(format!(
+                    "n{}: rebalancing replicated partitions is not built",
+                    from + 1
+                ));
             }
             PartMsg::Join => {
                 if !self.d.map.members.contains(&from)
@@ -224,7 +250,12 @@ impl RouterNode {
             | PartMsg::Put { .. }
             | PartMsg::MoveOut { .. }
             | PartMsg::Transfer { .. }
-            | PartMsg::Release { .. } => {}
+            | PartMsg::Release { .. }
+            | PartMsg::RPut { .. }
+            | PartMsg::RGet { .. }
+            | PartMsg::Replicate { .. }
+            | PartMsg::ReplicateAck { .. }
+            | PartMsg::Ping => {}
         }
     }
 
@@ -237,10 +268,50 @@ impl RouterNode {
         self.try_start(ctx);
     }
 
+    /// `Get` or `Put` as the request to `leader`, the leader of a replicated partition: the
+    /// followers it replicates to and the partition's name go with it.
+    fn replicated(&self, msg: PartMsg, leader: NodeId) -> PartMsg {
+        let key = match &msg {
+            PartMsg::Get { key, .. } | PartMsg::Put { key, .. } => key.as_str(),
+            _ => return msg,
+        };
+        let followers: Vec<NodeId> = (self.d.map)
+            .replicas(key, self.cfg.replication_factor)
+            .into_iter()
+            .filter(|&n| n != leader)
+            .collect();
+        let part = self.d.map.partition_of(key);
+        match msg {
+            PartMsg::Get { id, key } => PartMsg::RGet {
+                id,
+                key,
+                followers,
+                part,
+            },
+            PartMsg::Put {
+                id,
+                key,
+                value,
+                version,
+            } => PartMsg::RPut {
+                id,
+                key,
+                value,
+                version,
+                followers,
+                part,
+            },
+            other => other,
+        }
+    }
+
     pub fn on_request_timeout(&mut self, id: u64, ctx: &mut Ctx<Partitioned>) {
         let Some(p) = self.pending.remove(&id) else {
             return;
         };
+        if self.cfg.replicated() {
+            self.on_silence(p.to, ctx);
+        }
         ctx.count("request_timeouts", 1);
         let reason = format!("no answer from the owner of {}", p.key);
         ctx.reply_to_client(p.client, ClientReply::Fail { reason });

@@ -2,6 +2,7 @@
 //! rebalancing (send the moving keys, keep them until released; take in keys moved to it).
 
 use super::message::{PartMsg, Stored};
+use super::replication::Replica;
 use super::{PartConfig, PartTimer, Partitioned, StoreDurable, WINDOW};
 use crate::protocols::storage::Version;
 use crate::sim::{ClientReply, ClientRequest, Ctx, EntryView, NodeId, NodeView, Op, SimTime, Tone};
@@ -19,6 +20,8 @@ pub struct StoreNode {
     /// When it served each request of the last [`WINDOW`] (its load).
     pub served: VecDeque<SimTime>,
     pub retry: SimTime,
+    /// Replicated partitions: what it waits for as leader, ships to followers, knows stable.
+    pub rep: Box<Replica>,
 }
 
 impl StoreNode {
@@ -32,10 +35,11 @@ impl StoreNode {
             last_move: d.last_move,
             served: VecDeque::new(),
             retry: cfg.retry,
+            rep: Box::new(Replica::new(cfg)),
         }
     }
 
-    fn persist(&self, ctx: &mut Ctx<Partitioned>) {
+    pub(super) fn persist(&self, ctx: &mut Ctx<Partitioned>) {
         ctx.persist(super::PartDurable::Store(StoreDurable {
             data: self.data.clone(),
             outgoing: self.outgoing.clone(),
@@ -49,7 +53,7 @@ impl StoreNode {
         n as f64 / WINDOW.as_secs_f64()
     }
 
-    fn serve(&mut self, ctx: &mut Ctx<Partitioned>) {
+    pub(super) fn serve(&mut self, ctx: &mut Ctx<Partitioned>) {
         while self.served.front().is_some_and(|&t| t + WINDOW <= ctx.now) {
             self.served.pop_front();
         }
@@ -57,7 +61,7 @@ impl StoreNode {
     }
 
     /// Keeps `version` of `key` if it is newer than what it holds (last writer wins).
-    fn apply(&mut self, key: String, value: Stored) -> bool {
+    pub(super) fn apply(&mut self, key: String, value: Stored) -> bool {
         if self.data.get(&key).is_none_or(|(_, v)| *v < value.1) {
             self.data.insert(key, value);
             return true;
@@ -152,11 +156,29 @@ impl StoreNode {
                 ctx.count("keys_released", dropped);
                 self.persist(ctx);
             }
+            PartMsg::RPut {
+                id,
+                key,
+                value,
+                version,
+                followers,
+                part,
+            } => self.on_rput(from, id, key, (value, version), followers, part, ctx),
+            PartMsg::RGet {
+                id,
+                key,
+                followers,
+                part,
+            } => self.on_rget(from, id, key, followers, part, ctx),
+            PartMsg::Replicate { entries } => self.on_replicate(from, entries, ctx),
+            PartMsg::ReplicateAck { held, newer } => self.on_replicate_ack(from, held, newer, ctx),
+            PartMsg::Ping => ctx.send(from, PartMsg::Pong),
             PartMsg::Value { .. }
             | PartMsg::Written { .. }
             | PartMsg::Join
             | PartMsg::Leave
-            | PartMsg::Moved { .. } => {}
+            | PartMsg::Moved { .. }
+            | PartMsg::Pong => {}
         }
     }
 
@@ -190,11 +212,54 @@ impl StoreNode {
         ctx.reply_to_client(req.from, ClientReply::Ok { value: None });
     }
 
+    /// Replicated partitions: one entry per partition it holds, as leader or follower
+    /// (`p3 leader 12 keys v41, n4 lag 2`; `p5 follower 9 keys v37`), coloured by partition.
+    fn partition_entries(&self) -> Vec<EntryView> {
+        let mut groups: BTreeMap<(u32, bool), (usize, u64)> = BTreeMap::new();
+        for (k, &(part, leader)) in &self.rep.parts {
+            let Some((_, ver)) = self.data.get(k) else {
+                continue;
+            };
+            let g = groups.entry((part, leader)).or_default();
+            g.0 += 1;
+            g.1 = g.1.max(ver.index);
+        }
+        groups
+            .into_iter()
+            .enumerate()
+            .map(|(i, ((part, leader), (keys, newest)))| {
+                let role = if leader { "leader" } else { "follower" };
+                let mut label = format!("p{part} {role} {keys} keys v{newest}");
+                if leader {
+                    for (f, out) in &self.rep.outbox {
+                        let lag = out
+                            .keys()
+                            .filter(|k| self.rep.parts.get(*k) == Some(&(part, true)))
+                            .count();
+                        if lag > 0 {
+                            label.push_str(&format!(", n{} lag {lag}", f + 1));
+                        }
+                    }
+                }
+                EntryView {
+                    index: i as u64 + 1,
+                    term: u64::from(part),
+                    label,
+                    committed: leader,
+                }
+            })
+            .collect()
+    }
+
     pub fn view(&self) -> NodeView {
         let moving: usize = self.outgoing.values().map(|(_, k)| k.len()).sum();
         let mut v = NodeView::new("store", Tone::Follower).field("keys", self.data.len());
         if moving > 0 {
             v = v.field("moving out", moving);
+        }
+        if !self.rep.parts.is_empty() {
+            v.entries = self.partition_entries();
+            return v;
         }
         v.entries = self
             .data
