@@ -108,3 +108,69 @@ impl Invariant<Workflow> for EndsSettled {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(held: Held, end: End) -> Result<(), String> {
+        let mut c = EndsSettled::new(3);
+        c.held.insert(7, held);
+        c.ended.insert(7, end);
+        c.check_order(7, end)
+    }
+
+    #[test]
+    fn a_completed_order_is_charged_brewed_and_called() {
+        let done = Held {
+            charges: 1,
+            refunds: 0,
+            brewed: true,
+            called: true,
+        };
+        assert_eq!(with(done, End::Completed), Ok(()));
+        let e = with(
+            Held {
+                called: false,
+                ..done
+            },
+            End::Completed,
+        )
+        .unwrap_err();
+        assert_eq!(e, "o7 ended completed, but the customer was never called");
+        let e = with(
+            Held {
+                brewed: false,
+                ..done
+            },
+            End::Completed,
+        )
+        .unwrap_err();
+        assert!(e.contains("no drink was brewed"), "{e}");
+        let e = with(Held { refunds: 1, ..done }, End::Completed).unwrap_err();
+        assert!(e.contains("holds no charge"), "{e}");
+    }
+
+    #[test]
+    fn a_compensated_or_cancelled_order_holds_no_charge() {
+        // "compensation when payment succeeded but brewing failed": the refund settles it.
+        let refunded = Held {
+            charges: 1,
+            refunds: 1,
+            brewed: false,
+            called: false,
+        };
+        let never = Held::default();
+        for end in [End::Compensated, End::Cancelled] {
+            assert_eq!(with(refunded, end), Ok(()));
+            assert_eq!(with(never, end), Ok(()));
+            // A late charge landing after its refund leaves the card charged.
+            let late = Held {
+                charges: 2,
+                ..refunded
+            };
+            let e = with(late, end).unwrap_err();
+            assert!(e.contains("its card is still charged"), "{e}");
+        }
+    }
+}
