@@ -10,37 +10,19 @@
 
 use crate::protocols::multi_paxos::MultiPaxos;
 use crate::protocols::paxos::Ballot;
-use crate::protocols::paxos::invariants::check_promise;
-use crate::sim::{Failure, Invariant, World};
+use crate::protocols::paxos::invariants::{PromiseDurableOf, Promises};
 
-pub struct PromiseDurable {
-    /// The highest promise ever seen per acceptor.
-    highest: Vec<Ballot>,
-}
-
-impl PromiseDurable {
-    pub fn new(nodes: usize) -> Self {
-        PromiseDurable {
-            highest: vec![Ballot::ZERO; nodes],
-        }
+impl Promises for MultiPaxos {
+    fn promised(state: &Self) -> Ballot {
+        state.durable.promised
+    }
+    fn promised_on_disk(durable: &Self::Durable) -> Ballot {
+        durable.promised
     }
 }
 
-impl Invariant<MultiPaxos> for PromiseDurable {
-    fn name(&self) -> &'static str {
-        "Promise Durable"
-    }
-    fn statement(&self) -> &'static str {
-        "An acceptor's promise is on stable storage before it answers, and never goes back, even across a restart."
-    }
-    fn check(&mut self, w: &World<MultiPaxos>) -> Result<(), Failure> {
-        for n in w.changed() {
-            let memory = w.states[n].as_ref().map(|s| s.durable.promised);
-            check_promise(n, memory, w.durable[n].promised, &mut self.highest[n])?;
-        }
-        Ok(())
-    }
-}
+/// Promise Durable over every slot's acceptor: one promise covers them all.
+pub type PromiseDurable = PromiseDurableOf<MultiPaxos>;
 
 #[cfg(test)]
 mod tests {

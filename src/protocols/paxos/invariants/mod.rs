@@ -10,8 +10,7 @@ mod single_value_chosen;
 pub use learned_implies_chosen::LearnedImpliesChosen;
 pub use learned_was_proposed::LearnedWasProposed;
 pub use learner_agreement::LearnerAgreement;
-pub use promise_durable::PromiseDurable;
-pub(crate) use promise_durable::check_promise;
+pub use promise_durable::{PromiseDurable, PromiseDurableOf, Promises};
 pub use promise_respected::PromiseRespected;
 pub use single_value_chosen::SingleValueChosen;
 

@@ -11,24 +11,47 @@
 //!   acceptor restarted and forgot it).
 
 use crate::protocols::paxos::{Ballot, Paxos};
-use crate::sim::{Failure, Invariant, World};
+use crate::sim::{Failure, Invariant, Protocol, World};
+use std::marker::PhantomData;
 
-pub struct PromiseDurable {
-    /// The highest promise ever seen per acceptor.
-    highest: Vec<Ballot>,
+/// What the checker reads of an acceptor: its promise in memory and on stable storage (Paxos
+/// and Multi-Paxos keep it under the same name).
+pub trait Promises: Protocol {
+    fn promised(state: &Self) -> Ballot;
+    fn promised_on_disk(durable: &Self::Durable) -> Ballot;
 }
 
-impl PromiseDurable {
+impl Promises for Paxos {
+    fn promised(state: &Self) -> Ballot {
+        state.durable.promised
+    }
+    fn promised_on_disk(durable: &Self::Durable) -> Ballot {
+        durable.promised
+    }
+}
+
+/// Promise Durable for any protocol whose acceptors keep a promise ([`Promises`]).
+pub struct PromiseDurableOf<P> {
+    /// The highest promise ever seen per acceptor.
+    highest: Vec<Ballot>,
+    protocol: PhantomData<fn() -> P>,
+}
+
+/// Promise Durable for single-decree Paxos.
+pub type PromiseDurable = PromiseDurableOf<Paxos>;
+
+impl<P> PromiseDurableOf<P> {
     pub fn new(nodes: usize) -> Self {
-        PromiseDurable {
+        PromiseDurableOf {
             highest: vec![Ballot::ZERO; nodes],
+            protocol: PhantomData,
         }
     }
 }
 
-/// The rule shared with Multi-Paxos: `memory` (None while crashed) and `disk` against the
-/// highest promise seen so far, which is raised.
-pub(crate) fn check_promise(
+/// The rule: `memory` (None while crashed) and `disk` against the highest promise seen so
+/// far, which is raised.
+fn check_promise(
     n: usize,
     memory: Option<Ballot>,
     disk: Ballot,
@@ -63,17 +86,18 @@ pub(crate) fn check_promise(
     Ok(())
 }
 
-impl Invariant<Paxos> for PromiseDurable {
+impl<P: Promises> Invariant<P> for PromiseDurableOf<P> {
     fn name(&self) -> &'static str {
         "Promise Durable"
     }
     fn statement(&self) -> &'static str {
         "An acceptor's promise is on stable storage before it answers, and never goes back, even across a restart."
     }
-    fn check(&mut self, w: &World<Paxos>) -> Result<(), Failure> {
+    fn check(&mut self, w: &World<P>) -> Result<(), Failure> {
         for n in w.changed() {
-            let memory = w.states[n].as_ref().map(|s| s.durable.promised);
-            check_promise(n, memory, w.durable[n].promised, &mut self.highest[n])?;
+            let memory = w.states[n].as_ref().map(P::promised);
+            let disk = P::promised_on_disk(&w.durable[n]);
+            check_promise(n, memory, disk, &mut self.highest[n])?;
         }
         Ok(())
     }
