@@ -47,6 +47,9 @@ pub trait Protocol: Sized + Clone + Send + 'static {
     const SUMMARY: &'static str;
     /// Every message kind, in legend order (the app colours messages by kind).
     const MESSAGE_KINDS: &'static [&'static str];
+    /// The heading of the app's table of each node's entries: what an entry's colour (its
+    /// `term`) and filling (`committed`) mean for this protocol.
+    const ENTRIES_HEADING: &'static str = "log (colour: term; filled: committed)";
     /// The node roles this protocol accepts, in left-to-right drawing order, with how many
     /// of each it needs. Empty: every node runs the same actor in one implicit role.
     const ROLES: &'static [RoleSpec] = &[];

@@ -17,6 +17,7 @@ pub trait DynSim: Send {
     fn protocol(&self) -> &'static str;
     /// Message kinds in legend order.
     fn message_kinds(&self) -> &'static [&'static str];
+    fn entries_heading(&self) -> &'static str;
     fn names(&self) -> &[String];
     fn nodes(&self) -> usize {
         self.names().len()
@@ -65,6 +66,9 @@ impl<P: Protocol> DynSim for Sim<P> {
     }
     fn message_kinds(&self) -> &'static [&'static str] {
         P::MESSAGE_KINDS
+    }
+    fn entries_heading(&self) -> &'static str {
+        P::ENTRIES_HEADING
     }
     fn names(&self) -> &[String] {
         &self.setup().names

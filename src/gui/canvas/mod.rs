@@ -28,6 +28,8 @@ pub struct Scene<'a> {
     pub messages: &'a [MessagePic],
     pub bursts: &'a [BurstPic],
     pub kinds: &'a [&'static str],
+    /// The heading of the entries table (the protocol's [`crate::sim::Protocol::ENTRIES_HEADING`]).
+    pub entries_heading: &'static str,
     /// The kinds sent so far: the legend lists only these (colours still follow `kinds`).
     pub used_kinds: &'a [&'static str],
     pub groups: &'a [Vec<NodeId>],

@@ -196,7 +196,7 @@ pub(super) fn draw_log_table(painter: &egui::Painter, rect: Rect, scene: &Scene,
     painter.text(
         Pos2::new(x0, y0 - 18.0),
         Align2::LEFT_TOP,
-        "log (colour: term; filled: committed)",
+        scene.entries_heading,
         font(12.0, big),
         style::TEXT_DIM,
     );

@@ -71,6 +71,7 @@ pub(super) fn central(ui: &mut egui::Ui, s: &mut Session, state: &mut UiState) {
         messages: &messages,
         bursts: &bursts,
         kinds: s.sim.message_kinds(),
+        entries_heading: s.sim.entries_heading(),
         used_kinds: &used_kinds,
         groups: &groups,
         blocked: &blocked,

@@ -142,6 +142,9 @@ impl Protocol for Workflow {
         "RefundCard",
         "Invoked",
     ];
+    // Colours: workflow tasks, activities, timers, signals and failures each have their own
+    // (`view.rs`'s `class`); a server's entry is filled once its order has ended.
+    const ENTRIES_HEADING: &'static str = "history (colour: event; filled: done)";
     const ROLES: &'static [RoleSpec] = &[
         RoleSpec::new(
             "client",
