@@ -375,8 +375,8 @@ fn a_quorum_vote_decides_after_the_finalize_wait() {
     assert_eq!(sends(&out), vec![(4, ZabMsg::CEpoch { accepted_epoch: 0 })]);
 }
 
-#[test]
-fn a_leader_commits_when_a_quorum_acknowledged_and_not_before() {
+/// Node 0 established in epoch 1 by hand, with nodes 1 and 2 synchronized (a quorum of 3 of 5).
+fn established_leader() -> Zab {
     // Run a three-node-quorum establishment by hand: node 0 leads, nodes 1 and 2 follow.
     let mut l = restarted(0, ZabDurable::default());
     let me = Vote {
@@ -429,6 +429,12 @@ fn a_leader_commits_when_a_quorum_acknowledged_and_not_before() {
             )
         });
     }
+    l
+}
+
+#[test]
+fn a_leader_commits_when_a_quorum_acknowledged_and_not_before() {
+    let mut l = established_leader();
     assert_eq!(l.durable.current_epoch, 1);
     let from = distsim::sim::client::ClientRef {
         client: 0,
@@ -471,6 +477,62 @@ fn a_leader_commits_when_a_quorum_acknowledged_and_not_before() {
         out.iter()
             .any(|c| matches!(c, Command::Reply { to, .. } if *to == from)),
         "the client is answered once its transaction is delivered"
+    );
+}
+
+#[test]
+fn an_established_leader_synchronizes_a_late_follower_that_accepted_its_epoch_number_elsewhere() {
+    // A follower acknowledges only an epoch above the one it accepted ("if e' > f.p"), so
+    // asking one that accepted epoch 1 from a rival to acknowledge our epoch 1 would send it
+    // back to election for ever. A quorum has acknowledged ours: synchronize it directly.
+    let mut l = established_leader();
+    let out = on(&mut l, 0, |s, ctx| {
+        s.on_message(3, ZabMsg::CEpoch { accepted_epoch: 1 }, ctx)
+    });
+    assert_eq!(
+        sends(&out),
+        vec![(
+            3,
+            ZabMsg::NewLeader {
+                epoch: 1,
+                history: vec![]
+            }
+        )]
+    );
+    // One that accepted an older epoch is asked to accept ours first.
+    let out = on(&mut l, 0, |s, ctx| {
+        s.on_message(4, ZabMsg::CEpoch { accepted_epoch: 0 }, ctx)
+    });
+    assert_eq!(sends(&out), vec![(4, ZabMsg::NewEpoch { epoch: 1 })]);
+}
+
+#[test]
+fn a_follower_not_yet_synchronized_asks_again_when_its_leader_pings_it() {
+    // The leader still counts a restarted follower as synchronized and pings it, which keeps
+    // the follower's silence timer from firing: its lost CEpoch must be sent again.
+    let mut f = follower_of_4(ZabDurable {
+        accepted_epoch: 3,
+        current_epoch: 3,
+        ..Default::default()
+    });
+    let ping = ZabMsg::Ping {
+        epoch: 3,
+        committed: z(0, 0),
+    };
+    let out = on(&mut f, 1, |s, ctx| s.on_message(4, ping.clone(), ctx));
+    assert_eq!(sends(&out), vec![(4, ZabMsg::CEpoch { accepted_epoch: 3 })]);
+    // Once synchronized, a ping is answered with an acknowledgement instead.
+    let mut f = synced_follower();
+    let out = on(&mut f, 1, |s, ctx| s.on_message(4, ping, ctx));
+    assert_eq!(
+        sends(&out),
+        vec![(
+            4,
+            ZabMsg::Ack {
+                epoch: 3,
+                zxid: z(0, 0)
+            }
+        )]
     );
 }
 

@@ -941,6 +941,13 @@ impl Zab {
                     ctx.send(from, ZabMsg::Ack { epoch, zxid });
                 }
             }
+            ZabMsg::Ping { .. } if !synced => {
+                // The leader broadcasts to us as if we were synchronized: we restarted since,
+                // and our CEpoch was lost. Its pings keep our silence timer from firing, so
+                // nothing else would bring us back: ask again (a new connection, in ZooKeeper).
+                let accepted_epoch = self.durable.accepted_epoch;
+                ctx.send(from, ZabMsg::CEpoch { accepted_epoch });
+            }
             _ => {}
         }
     }
@@ -1015,6 +1022,20 @@ impl Protocol for Zab {
                 if l.stage == LeaderStage::Discovery {
                     l.cepochs.insert(from, accepted_epoch);
                     self.discovery_progress(ctx);
+                } else if accepted_epoch == l.epoch
+                    && matches!(
+                        l.stage,
+                        LeaderStage::Synchronization | LeaderStage::Broadcast
+                    )
+                {
+                    // The follower already accepted this epoch number, perhaps from a rival
+                    // that never got a quorum: it must not acknowledge it again (only a higher
+                    // one), so a NewEpoch would send it back to election for ever. A quorum
+                    // already acknowledged our epoch, so skip to synchronization (ZooKeeper's
+                    // learner answers such a NEWEPOCH with an acknowledgement that does not
+                    // count, and is then synchronized all the same).
+                    let (epoch, history) = (l.epoch, self.durable.history.clone());
+                    ctx.send(from, ZabMsg::NewLeader { epoch, history });
                 } else {
                     // A late follower: it must accept the epoch already chosen.
                     let epoch = l.epoch;
