@@ -58,6 +58,34 @@ MUTANTS = [
      """        self.last_leader_contact = Some(ctx.now);
         self.reset_election_timer(ctx);""",
      """        self.last_leader_contact = Some(ctx.now);"""),
+    ("raft-leader-reads-own-state", "raft", "src/protocols/raft/replication.rs",
+     """        let command = match req.op {
+            Op::Get { key } => KvCommand::Get { key },""",
+     """        if let Op::Get { key } = &req.op {
+            let value = self.kv.get(key).map(str::to_string);
+            ctx.reply_to_client(req.from, ClientReply::Ok { value });
+            return;
+        }
+        let command = match req.op {
+            Op::Get { key } => KvCommand::Get { key },"""),
+    ("raft-stale-term-vote-counted", "raft", "src/protocols/raft/election.rs",
+     "if self.role != Role::Candidate || term < self.current_term || !vote_granted {",
+     "if self.role != Role::Candidate || !vote_granted {"),
+    ("zab-proposal-from-older-epoch", "zab", "src/protocols/zab/mod.rs",
+     """                if epoch != self.durable.current_epoch {
+                    return;
+                }
+                let (last, zxid) = (self.last_zxid(), txn.zxid);""",
+     """                if epoch > self.durable.current_epoch {
+                    return;
+                }
+                let (last, zxid) = (self.last_zxid(), txn.zxid);"""),
+    ("zab-reack-equal-epoch-any-leader", "zab", "src/protocols/zab/mod.rs",
+     "let rejoin = epoch == d.accepted_epoch && d.accepted_from == Some(from);",
+     "let rejoin = epoch == d.accepted_epoch;"),
+    ("zab-established-one-ack-short", "zab", "src/protocols/zab/mod.rs",
+     "LeaderStage::Synchronization if l.synced.len() >= q => {",
+     "LeaderStage::Synchronization if l.synced.len() + 1 >= q => {"),
 ]
 
 SWEEPS = {
