@@ -118,10 +118,31 @@ pub enum EventKind {
         seq: u64,
         attempt: u32,
     },
+    /// A node answered a client's request attempt (parent: the handler input that produced
+    /// the answer, for example the delivery that let a leader apply the operation). `answer`
+    /// is `ok`, `fail`, `compare-failed` or `redirect`; a redirect names the node it points
+    /// to, if it knows one.
+    ClientReply {
+        client: ClientId,
+        seq: u64,
+        attempt: u32,
+        answer: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        redirect_to: Option<NodeId>,
+    },
+    /// The client finished an operation (parent: the [`EventKind::ClientReply`] it acted on,
+    /// none for a timeout). `attempts` counts the requests sent; `node` is the node whose
+    /// answer ended the operation (none when the last attempt timed out); `determinate` is
+    /// true when the outcome says for sure whether the operation took effect (an `Ok` or a
+    /// failed compare), false when the client gave up (timeouts, no leader found, refusals).
     ClientReturn {
         client: ClientId,
         seq: u64,
-        outcome: Outcome,
+        attempts: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        node: Option<NodeId>,
+        determinate: bool,
+        outcome: Box<Outcome>,
     },
     /// A node's view changed; the snapshot is the new view (at `Full` level).
     View {
@@ -167,6 +188,7 @@ impl EventKind {
             EventKind::PausePoint { .. } => 17,
             EventKind::Violation { .. } => 18,
             EventKind::Shed { .. } => 19,
+            EventKind::ClientReply { .. } => 20,
         }
     }
 
@@ -192,6 +214,7 @@ impl EventKind {
             EventKind::PausePoint { .. } => "pause-point",
             EventKind::Violation { .. } => "violation",
             EventKind::Shed { .. } => "shed",
+            EventKind::ClientReply { .. } => "client-reply",
         }
     }
 }
@@ -447,11 +470,33 @@ impl Trace {
                 seq,
                 attempt,
             } => (*client as u64).rotate_left(32) ^ seq ^ (*attempt as u64).rotate_left(48),
+            EventKind::ClientReply {
+                client,
+                seq,
+                attempt,
+                answer,
+                redirect_to,
+            } => {
+                name_of(answer)
+                    ^ (*client as u64).rotate_left(32)
+                    ^ seq
+                    ^ (*attempt as u64).rotate_left(48)
+                    ^ redirect_to.map_or(u64::MAX, |n| n as u64).rotate_left(20)
+            }
             EventKind::ClientReturn {
                 client,
                 seq,
+                attempts,
+                node,
                 outcome,
-            } => name_of(&format!("{outcome:?}")) ^ (*client as u64).rotate_left(32) ^ seq,
+                ..
+            } => {
+                name_of(&format!("{outcome:?}"))
+                    ^ (*client as u64).rotate_left(32)
+                    ^ seq
+                    ^ (*attempts as u64).rotate_left(48)
+                    ^ node.map_or(u64::MAX, |n| n as u64).rotate_left(20)
+            }
             EventKind::Note { text }
             | EventKind::Caption { text }
             | EventKind::PausePoint { text } => name_of(text),
