@@ -713,21 +713,28 @@ impl<P: Protocol> Sim<P> {
         if self.trace.level() == TraceLevel::Off {
             return;
         }
-        let Some(s) = &self.states[node] else { return };
-        let v = s.view();
-        if v != self.views[node] {
+        let Some(s) = self.states[node].as_mut() else {
+            return;
+        };
+        // Cost of what changed (see `Protocol::refresh_view`), not of the whole view.
+        let changed = s.refresh_view(&mut self.views[node]);
+        debug_assert_eq!(
+            self.views[node],
+            s.view(),
+            "refresh_view must leave the view equal to view()"
+        );
+        if changed {
+            let v = &self.views[node];
             if !self.role_first_seen.contains_key(v.role.as_str()) {
                 self.role_first_seen.insert(v.role.clone(), self.now);
             }
+            let view = Box::new(v.clone());
             self.record(
                 Some(node),
                 self.last_event[node],
-                EventKind::View {
-                    view: Box::new(v.clone()),
-                },
+                EventKind::View { view },
                 0,
             );
-            self.views[node] = v;
         }
     }
 

@@ -232,6 +232,43 @@ pub struct TraceEvent {
     pub kind: EventKind,
 }
 
+impl TraceEvent {
+    /// Inline size plus an estimate of the heap this event owns.
+    pub fn memory_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
+        let heap = match &self.kind {
+            EventKind::Send { label, .. } | EventKind::Timer { label } => opt(label),
+            EventKind::Network { .. } => size_of::<Action>(),
+            EventKind::ClientInvoke { op, .. } => size_of::<Op>() + op.to_string().len(),
+            EventKind::ClientReturn { .. } => 0,
+            EventKind::View { view } => {
+                size_of::<NodeView>()
+                    + view.role.capacity()
+                    + view
+                        .fields
+                        .iter()
+                        .map(|(a, b)| size_of::<(String, String)>() + a.capacity() + b.capacity())
+                        .sum::<usize>()
+                    + view
+                        .entries
+                        .iter()
+                        .map(|e| size_of::<crate::sim::actor::EntryView>() + e.label.capacity())
+                        .sum::<usize>()
+                    + view.timer.as_ref().map_or(0, |t| t.label.capacity())
+            }
+            EventKind::Note { text }
+            | EventKind::Caption { text }
+            | EventKind::PausePoint { text } => text.capacity(),
+            EventKind::Violation { violation } => {
+                size_of::<Violation>() + violation.explanation.capacity()
+            }
+            _ => 0,
+        };
+        size_of::<TraceEvent>() + heap
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 pub enum TraceLevel {
     Off,
@@ -514,6 +551,13 @@ impl Trace {
             chunk.copy_from_slice(&w.to_le_bytes());
         }
         self.digest = xxh3_64_with_seed(&bytes, self.digest);
+    }
+
+    /// An estimate of the memory the retained events hold: each event's inline size plus the
+    /// heap it owns (labels, texts, boxed actions, view snapshots). For the benchmark's bytes
+    /// per event; O(events).
+    pub fn memory_bytes(&self) -> usize {
+        self.events.iter().map(TraceEvent::memory_bytes).sum()
     }
 
     /// Writes the retained events as JSON Lines.
