@@ -577,8 +577,23 @@ fn print_text(
                 EventKind::ClientReturn {
                     client,
                     seq,
+                    attempts,
+                    node,
                     outcome,
-                } => Some(format!("client {client} op {seq} -> {outcome:?}")),
+                    ..
+                } => {
+                    let by = node
+                        .map(|n| format!(" from {}", names[n]))
+                        .unwrap_or_default();
+                    let tries = if *attempts == 1 {
+                        "attempt"
+                    } else {
+                        "attempts"
+                    };
+                    Some(format!(
+                        "client {client} op {seq} -> {outcome:?}{by} ({attempts} {tries})"
+                    ))
+                }
                 EventKind::View { view } => {
                     let n = e.node.unwrap_or(0);
                     if view.role != last_role[n] {

@@ -147,9 +147,13 @@ enum Command {
         /// `full`: also payload labels and view snapshots.
         #[arg(long, value_enum, default_value = "off")]
         trace: BenchTrace,
-        /// Run the hand-written reference loop instead of the engine.
+        /// Also run the hand-written reference loop, alternating with the engine in this one
+        /// process, and print both and their ratio (best of `--rounds` runs each).
         #[arg(long)]
         baseline: bool,
+        /// With `--baseline`: runs of each to take the best of (1 to 100).
+        #[arg(long, default_value_t = 3)]
+        rounds: u32,
         /// Instead: check a random linearizable history of this many get/put/cas operations
         /// on 4 keys (8 clients) and print the time the linearizability checker took.
         #[arg(long)]
@@ -224,6 +228,7 @@ fn main() {
             deliveries,
             trace,
             baseline,
+            rounds,
             history: None,
         }) => {
             if !(2..=distsim::scenario::MAX_NODES).contains(&nodes) {
@@ -237,19 +242,23 @@ fn main() {
                 eprintln!("error: --deliveries must be at least 1 (nothing to measure otherwise)");
                 std::process::exit(cli::EXIT_BAD_INPUT);
             }
-            let r = if baseline {
-                distsim::bench::baseline(nodes, deliveries)
+            if !(1..=100).contains(&rounds) {
+                eprintln!("error: --rounds must be between 1 and 100");
+                std::process::exit(cli::EXIT_BAD_INPUT);
+            }
+            let level = match trace {
+                BenchTrace::Off => TraceLevel::Off,
+                BenchTrace::On => TraceLevel::Causal,
+                BenchTrace::Full => TraceLevel::Full,
+            };
+            let out = if baseline {
+                distsim::bench::compare(nodes, deliveries, level, rounds)
             } else {
-                let level = match trace {
-                    BenchTrace::Off => TraceLevel::Off,
-                    BenchTrace::On => TraceLevel::Causal,
-                    BenchTrace::Full => TraceLevel::Full,
-                };
-                distsim::bench::engine(nodes, deliveries, level)
+                distsim::bench::engine(nodes, deliveries, level).line()
             };
             {
                 use std::io::Write as _;
-                let _ = writeln!(std::io::stdout(), "{}", r.line());
+                let _ = writeln!(std::io::stdout(), "{out}");
             }
             cli::EXIT_OK
         }

@@ -3,7 +3,7 @@
 
 use distsim::sim::client::{ClientReply, ClientRequest, Op, Outcome};
 use distsim::sim::network::{Latency, LinkParams};
-use distsim::sim::trace::{DropReason, EventKind};
+use distsim::sim::trace::{DropReason, EventId, EventKind};
 use distsim::sim::{
     Action, Ctx, Message, NodeId, NodeView, Protocol, Sim, SimSetup, SimTime, Tone,
 };
@@ -399,6 +399,107 @@ fn clients_follow_redirects_and_time_out_with_retries() {
     assert_eq!(h[1].outcome, Some(Outcome::Timeout));
     assert_eq!(h[1].attempts, 5);
     assert_eq!(h[1].returned_at, Some(ms(2_500)));
+}
+
+#[test]
+fn a_client_return_links_back_through_replies_and_redirects_to_its_invocation() {
+    let mut s = setup(3, ProbeConfig::default(), Latency::Constant(ms(10)));
+    s.timeline = vec![(
+        ms(0),
+        Action::ClientRequest {
+            to: Some("n3".into()),
+            op: Op::Get { key: "k".into() },
+        },
+    )];
+    let mut sim = Sim::<Probe>::new(s);
+    sim.run();
+    let t = sim.trace();
+    let parent = |id: EventId| t.get(id).and_then(|e| e.parent).expect("a parent");
+    let ret = t
+        .events()
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::ClientReturn { .. }))
+        .expect("the operation returned");
+    let EventKind::ClientReturn {
+        attempts,
+        node,
+        determinate,
+        outcome,
+        ..
+    } = &ret.kind
+    else {
+        unreachable!()
+    };
+    assert_eq!((*attempts, *node, *determinate), (2, Some(0), true));
+    assert_eq!(**outcome, Outcome::Ok { value: None });
+    // return <- n1's ok <- n1's request (attempt 2) <- n3's redirect <- n3's request
+    // (attempt 1) <- the invocation.
+    let ok = parent(ret.id);
+    let at = |id: EventId| t.get(id).map(|e| (e.node, e.kind.clone())).unwrap();
+    assert!(matches!(
+        at(ok),
+        (
+            Some(0),
+            EventKind::ClientReply {
+                answer: "ok",
+                attempt: 2,
+                ..
+            }
+        )
+    ));
+    let second = parent(ok);
+    assert!(matches!(
+        at(second),
+        (Some(0), EventKind::ClientRequest { attempt: 2, .. })
+    ));
+    let redirect = parent(second);
+    assert!(matches!(
+        at(redirect),
+        (
+            Some(2),
+            EventKind::ClientReply {
+                answer: "redirect",
+                redirect_to: Some(0),
+                attempt: 1,
+                ..
+            }
+        )
+    ));
+    let first = parent(redirect);
+    assert!(matches!(
+        at(first),
+        (Some(2), EventKind::ClientRequest { attempt: 1, .. })
+    ));
+    assert!(matches!(
+        at(parent(first)),
+        (None, EventKind::ClientInvoke { .. })
+    ));
+}
+
+#[test]
+fn a_timed_out_operation_returns_indeterminate_and_nobodys_answer() {
+    let mut s = setup(3, ProbeConfig::default(), Latency::Constant(ms(10)));
+    s.timeline = vec![(
+        ms(0),
+        Action::ClientRequest {
+            to: Some("n2".into()),
+            op: Op::Request("ignore".into()),
+        },
+    )];
+    let mut sim = Sim::<Probe>::new(s);
+    sim.run();
+    let ret = sim
+        .trace()
+        .events()
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::ClientReturn { .. }))
+        .expect("the operation returned");
+    assert_eq!(ret.parent, None, "a timeout follows from no answer");
+    assert!(matches!(
+        &ret.kind,
+        EventKind::ClientReturn { attempts: 5, node: None, determinate: false, outcome, .. }
+            if **outcome == Outcome::Timeout
+    ));
 }
 
 #[test]

@@ -69,6 +69,12 @@ fn describe(e: &TraceEvent, names: &[String]) -> String {
             attempt,
         } => format!("client {client} request {seq} (attempt {attempt})"),
         EventKind::Shed { client, seq, .. } => format!("shed client {client} request {seq}"),
+        EventKind::ClientReply {
+            client,
+            seq,
+            answer,
+            ..
+        } => format!("reply {answer} to client {client} request {seq}"),
         EventKind::View { view } => format!("state: {}", one_line(&view.role)),
         EventKind::Note { text } => one_line(text),
         EventKind::Violation { violation } => format!("{} violated", violation.invariant),

@@ -67,6 +67,22 @@ pub trait Protocol: Sized + Clone + Send + 'static {
     fn on_client_request(&mut self, req: ClientRequest, ctx: &mut Ctx<Self>);
     /// What the app draws for this node. Must be a pure function of the state.
     fn view(&self) -> NodeView;
+    /// Brings `view` up to date with [`Self::view`] and says whether it changed. The engine
+    /// calls it after every event on a node, with the view it keeps for that node: the one this
+    /// state last brought up to date, or, for a state that has never been asked (a new node, a
+    /// restart), any earlier view. The default builds the whole view and compares; a protocol
+    /// whose view holds a list that grows with the run (Raft's log) overrides it so that an
+    /// event costs what changed, not the length of the list. Debug builds check the result
+    /// against [`Self::view`] after every event.
+    fn refresh_view(&mut self, view: &mut NodeView) -> bool {
+        let v = self.view();
+        if v == *view {
+            false
+        } else {
+            *view = v;
+            true
+        }
+    }
     /// Safety properties checked after every event.
     fn invariants(_cfg: &Self::Config, _nodes: usize) -> Vec<Box<dyn Invariant<Self>>> {
         Vec::new()

@@ -79,6 +79,18 @@ pub enum ClientReply {
     CompareFailed { current: Option<String> },
 }
 
+impl ClientReply {
+    /// The answer's name in the trace (`client-reply` events).
+    pub fn answer(&self) -> &'static str {
+        match self {
+            ClientReply::Ok { .. } => "ok",
+            ClientReply::Redirect { .. } => "redirect",
+            ClientReply::Fail { .. } => "fail",
+            ClientReply::CompareFailed { .. } => "compare-failed",
+        }
+    }
+}
+
 /// How a workload picks the node a request goes to.
 #[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Target {

@@ -118,10 +118,31 @@ pub enum EventKind {
         seq: u64,
         attempt: u32,
     },
+    /// A node answered a client's request attempt (parent: the handler input that produced
+    /// the answer, for example the delivery that let a leader apply the operation). `answer`
+    /// is `ok`, `fail`, `compare-failed` or `redirect`; a redirect names the node it points
+    /// to, if it knows one.
+    ClientReply {
+        client: ClientId,
+        seq: u64,
+        attempt: u32,
+        answer: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        redirect_to: Option<NodeId>,
+    },
+    /// The client finished an operation (parent: the [`EventKind::ClientReply`] it acted on,
+    /// none for a timeout). `attempts` counts the requests sent; `node` is the node whose
+    /// answer ended the operation (none when the last attempt timed out); `determinate` is
+    /// true when the outcome says for sure whether the operation took effect (an `Ok` or a
+    /// failed compare), false when the client gave up (timeouts, no leader found, refusals).
     ClientReturn {
         client: ClientId,
         seq: u64,
-        outcome: Outcome,
+        attempts: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        node: Option<NodeId>,
+        determinate: bool,
+        outcome: Box<Outcome>,
     },
     /// A node's view changed; the snapshot is the new view (at `Full` level).
     View {
@@ -167,6 +188,7 @@ impl EventKind {
             EventKind::PausePoint { .. } => 17,
             EventKind::Violation { .. } => 18,
             EventKind::Shed { .. } => 19,
+            EventKind::ClientReply { .. } => 20,
         }
     }
 
@@ -192,6 +214,7 @@ impl EventKind {
             EventKind::PausePoint { .. } => "pause-point",
             EventKind::Violation { .. } => "violation",
             EventKind::Shed { .. } => "shed",
+            EventKind::ClientReply { .. } => "client-reply",
         }
     }
 }
@@ -207,6 +230,43 @@ pub struct TraceEvent {
     pub lamport: u64,
     #[serde(flatten)]
     pub kind: EventKind,
+}
+
+impl TraceEvent {
+    /// Inline size plus an estimate of the heap this event owns.
+    pub fn memory_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
+        let heap = match &self.kind {
+            EventKind::Send { label, .. } | EventKind::Timer { label } => opt(label),
+            EventKind::Network { .. } => size_of::<Action>(),
+            EventKind::ClientInvoke { op, .. } => size_of::<Op>() + op.to_string().len(),
+            EventKind::ClientReturn { .. } => 0,
+            EventKind::View { view } => {
+                size_of::<NodeView>()
+                    + view.role.capacity()
+                    + view
+                        .fields
+                        .iter()
+                        .map(|(a, b)| size_of::<(String, String)>() + a.capacity() + b.capacity())
+                        .sum::<usize>()
+                    + view
+                        .entries
+                        .iter()
+                        .map(|e| size_of::<crate::sim::actor::EntryView>() + e.label.capacity())
+                        .sum::<usize>()
+                    + view.timer.as_ref().map_or(0, |t| t.label.capacity())
+            }
+            EventKind::Note { text }
+            | EventKind::Caption { text }
+            | EventKind::PausePoint { text } => text.capacity(),
+            EventKind::Violation { violation } => {
+                size_of::<Violation>() + violation.explanation.capacity()
+            }
+            _ => 0,
+        };
+        size_of::<TraceEvent>() + heap
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
@@ -447,11 +507,33 @@ impl Trace {
                 seq,
                 attempt,
             } => (*client as u64).rotate_left(32) ^ seq ^ (*attempt as u64).rotate_left(48),
+            EventKind::ClientReply {
+                client,
+                seq,
+                attempt,
+                answer,
+                redirect_to,
+            } => {
+                name_of(answer)
+                    ^ (*client as u64).rotate_left(32)
+                    ^ seq
+                    ^ (*attempt as u64).rotate_left(48)
+                    ^ redirect_to.map_or(u64::MAX, |n| n as u64).rotate_left(20)
+            }
             EventKind::ClientReturn {
                 client,
                 seq,
+                attempts,
+                node,
                 outcome,
-            } => name_of(&format!("{outcome:?}")) ^ (*client as u64).rotate_left(32) ^ seq,
+                ..
+            } => {
+                name_of(&format!("{outcome:?}"))
+                    ^ (*client as u64).rotate_left(32)
+                    ^ seq
+                    ^ (*attempts as u64).rotate_left(48)
+                    ^ node.map_or(u64::MAX, |n| n as u64).rotate_left(20)
+            }
             EventKind::Note { text }
             | EventKind::Caption { text }
             | EventKind::PausePoint { text } => name_of(text),
@@ -469,6 +551,13 @@ impl Trace {
             chunk.copy_from_slice(&w.to_le_bytes());
         }
         self.digest = xxh3_64_with_seed(&bytes, self.digest);
+    }
+
+    /// An estimate of the memory the retained events hold: each event's inline size plus the
+    /// heap it owns (labels, texts, boxed actions, view snapshots). For the benchmark's bytes
+    /// per event; O(events).
+    pub fn memory_bytes(&self) -> usize {
+        self.events.iter().map(TraceEvent::memory_bytes).sum()
     }
 
     /// Writes the retained events as JSON Lines.

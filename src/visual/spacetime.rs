@@ -58,6 +58,12 @@ pub enum MarkKind {
         client: ClientId,
         seq: u64,
     },
+    /// The node answered a client's request (`ok`, `redirect`, …).
+    Reply {
+        client: ClientId,
+        seq: u64,
+        answer: &'static str,
+    },
     Violation(String),
 }
 
@@ -226,6 +232,16 @@ impl SpaceTime {
             EventKind::ClientRequest { client, seq, .. } => MarkKind::Request {
                 client: *client,
                 seq: *seq,
+            },
+            EventKind::ClientReply {
+                client,
+                seq,
+                answer,
+                ..
+            } => MarkKind::Reply {
+                client: *client,
+                seq: *seq,
+                answer,
             },
             EventKind::Violation { violation } => MarkKind::Violation(violation.invariant.clone()),
             EventKind::View { view } => {

@@ -79,8 +79,22 @@ pub(super) fn event_log(ui: &mut egui::Ui, s: &mut Session, state: &mut UiState)
             EventKind::Caption { text } => format!("“{text}”"),
             EventKind::ClientInvoke { client, op, .. } => format!("client {client} invokes {op}"),
             EventKind::ClientReturn {
-                client, outcome, ..
-            } => format!("client {client} ← {outcome:?}"),
+                client,
+                outcome,
+                node,
+                attempts,
+                ..
+            } => {
+                let by = node
+                    .map(|n| format!(" from {}", name(Some(n))))
+                    .unwrap_or_default();
+                let tries = if *attempts == 1 {
+                    "attempt"
+                } else {
+                    "attempts"
+                };
+                format!("client {client} ← {outcome:?}{by} ({attempts} {tries})")
+            }
             EventKind::Violation { violation } => format!(
                 "VIOLATION {}: {}",
                 violation.invariant, violation.explanation

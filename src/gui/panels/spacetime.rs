@@ -463,6 +463,19 @@ fn draw_mark(p: &egui::Painter, f: &Frame, m: &Mark) {
                 );
             }
         }
+        MarkKind::Reply { .. } => {
+            let col = c(style::tone(crate::sim::Tone::Warning));
+            let d = 4.5;
+            p.add(egui::Shape::closed_line(
+                vec![
+                    at - Vec2::new(0.0, d),
+                    at + Vec2::new(d, 0.0),
+                    at + Vec2::new(0.0, d),
+                    at - Vec2::new(d, 0.0),
+                ],
+                Stroke::new(1.5, col),
+            ));
+        }
         MarkKind::Violation(name) => {
             p.circle_filled(at, 6.0, style::VIOLATION);
             p.text(
@@ -612,6 +625,11 @@ fn describe_mark(m: &Mark, names: &[String]) -> String {
         MarkKind::Role(r) => format!("became {r}"),
         MarkKind::Note(t) => t.clone(),
         MarkKind::Request { client, seq } => format!("request {seq} of client {client} arrived"),
+        MarkKind::Reply {
+            client,
+            seq,
+            answer,
+        } => format!("answered request {seq} of client {client}: {answer}"),
         MarkKind::Violation(v) => format!("{v} violated"),
     };
     format!("{} at {}: {what}", names[m.node], m.time)

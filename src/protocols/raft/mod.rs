@@ -139,6 +139,36 @@ pub struct Raft {
     match_index: Vec<Index>,
     /// CheckQuorum: followers that answered since the last check.
     recent_active: BTreeSet<NodeId>,
+    /// What the engine's copy of this server's view was last brought up to date with.
+    view_mark: ViewMark,
+}
+
+/// Bookkeeping for [`Protocol::refresh_view`], not server state: it never makes two states
+/// differ. `None` until the first refresh (the view to update may then be anything).
+#[derive(Clone, Debug, Default)]
+struct ViewMark(Option<ViewSync>);
+
+#[derive(Clone, Copy, Debug)]
+struct ViewSync {
+    /// Log entries `1..=clean` have not changed since the last refresh (a truncation lowers it).
+    clean: usize,
+    /// `commitIndex` at the last refresh: the entries' filling changed only between it and now.
+    commit: Index,
+}
+
+impl PartialEq for ViewMark {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl ViewMark {
+    /// The log was cut to `len` entries.
+    fn truncated(&mut self, len: usize) {
+        if let Some(s) = &mut self.0 {
+            s.clean = s.clean.min(len);
+        }
+    }
 }
 
 impl Raft {
@@ -163,9 +193,49 @@ impl Raft {
             next_index: vec![1; ctx.nodes],
             match_index: vec![0; ctx.nodes],
             recent_active: BTreeSet::new(),
+            view_mark: ViewMark::default(),
         };
         me.reset_election_timer(ctx);
         me
+    }
+
+    /// The view without its entries: what does not grow with the run.
+    fn view_head(&self) -> NodeView {
+        let tone = match self.role {
+            Role::Leader => Tone::Leader,
+            Role::Candidate => Tone::Candidate,
+            Role::PreCandidate => Tone::Warning,
+            Role::Follower => Tone::Follower,
+        };
+        let mut v = NodeView::new(self.role.as_str(), tone);
+        v.term = Some(self.current_term);
+        let opt = |n: Option<NodeId>| n.map_or("-".to_string(), |n| format!("n{}", n + 1));
+        v = v
+            .field("votedFor", opt(self.voted_for))
+            .field("commitIndex", self.commit_index)
+            .field("lastApplied", self.last_applied)
+            .field("leader", opt(self.leader_id));
+        if !self.kv.is_empty() {
+            let kv: Vec<String> = self.kv.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            v = v.field("kv", kv.join(" "));
+        }
+        v.timer = self.election_timer.map(|(started_at, fires_at)| TimerView {
+            label: "election timeout".into(),
+            started_at,
+            fires_at,
+        });
+        v
+    }
+
+    /// The drawn box of log entry `i + 1`.
+    fn entry_view(&self, i: usize) -> EntryView {
+        let e = &self.log[i];
+        EntryView {
+            index: i as u64 + 1,
+            term: e.term,
+            label: e.command.label(),
+            committed: (i as u64) < self.commit_index,
+        }
     }
 
     // ------------------------------------------------------------------ accessors
@@ -513,41 +583,70 @@ impl Protocol for Raft {
     }
 
     fn view(&self) -> NodeView {
-        let tone = match self.role {
-            Role::Leader => Tone::Leader,
-            Role::Candidate => Tone::Candidate,
-            Role::PreCandidate => Tone::Warning,
-            Role::Follower => Tone::Follower,
-        };
-        let mut v = NodeView::new(self.role.as_str(), tone);
-        v.term = Some(self.current_term);
-        let opt = |n: Option<NodeId>| n.map_or("-".to_string(), |n| format!("n{}", n + 1));
-        v = v
-            .field("votedFor", opt(self.voted_for))
-            .field("commitIndex", self.commit_index)
-            .field("lastApplied", self.last_applied)
-            .field("leader", opt(self.leader_id));
-        if !self.kv.is_empty() {
-            let kv: Vec<String> = self.kv.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            v = v.field("kv", kv.join(" "));
-        }
-        v.entries = self
-            .log
-            .iter()
-            .enumerate()
-            .map(|(i, e)| EntryView {
-                index: i as u64 + 1,
-                term: e.term,
-                label: e.command.label(),
-                committed: (i as u64) < self.commit_index,
-            })
-            .collect();
-        v.timer = self.election_timer.map(|(started_at, fires_at)| TimerView {
-            label: "election timeout".into(),
-            started_at,
-            fires_at,
-        });
+        let mut v = self.view_head();
+        v.entries = (0..self.log.len()).map(|i| self.entry_view(i)).collect();
         v
+    }
+
+    /// Like `view`, but touching only the log entries that changed since the last refresh
+    /// (appended, replaced, newly committed), so an event costs the same whatever the log's
+    /// length.
+    fn refresh_view(&mut self, view: &mut NodeView) -> bool {
+        let head = self.view_head();
+        let mut changed = false;
+        if view.role != head.role
+            || view.tone != head.tone
+            || view.term != head.term
+            || view.fields != head.fields
+            || view.timer != head.timer
+        {
+            changed = true;
+            let entries = std::mem::take(&mut view.entries);
+            *view = head;
+            view.entries = entries;
+        }
+        let len = self.log.len();
+        let (clean, lo_commit, hi_commit) = match self.view_mark.0 {
+            Some(s) => (
+                s.clean.min(view.entries.len()),
+                s.commit.min(self.commit_index) as usize,
+                s.commit.max(self.commit_index) as usize,
+            ),
+            None => (0, 0, 0),
+        };
+        let clean = clean.min(len);
+        if view.entries.len() > len {
+            view.entries.truncate(len);
+            changed = true;
+        }
+        // Entries kept from before whose filling may have changed.
+        for i in lo_commit.min(clean)..hi_commit.min(clean) {
+            let committed = (i as u64) < self.commit_index;
+            if view.entries[i].committed != committed {
+                view.entries[i].committed = committed;
+                changed = true;
+            }
+        }
+        // Entries past the unchanged prefix: compared (and replaced or added) one by one.
+        for i in clean..len {
+            let e = self.entry_view(i);
+            match view.entries.get_mut(i) {
+                Some(old) if *old == e => {}
+                Some(old) => {
+                    *old = e;
+                    changed = true;
+                }
+                None => {
+                    view.entries.push(e);
+                    changed = true;
+                }
+            }
+        }
+        self.view_mark.0 = Some(ViewSync {
+            clean: len,
+            commit: self.commit_index,
+        });
+        changed
     }
 
     /// Every get, put and cas goes through the log and is answered by the leader that applied it

@@ -113,6 +113,7 @@ impl Raft {
                         ctx.note(format!("deletes committed entry {index}"));
                     }
                     self.log.truncate(index as usize - 1);
+                    self.view_mark.truncated(self.log.len());
                     self.log.push(entry);
                     ctx.count("truncations", 1);
                     changed = true;
