@@ -410,11 +410,24 @@ fn two_pc_blocks_until_the_coordinator_restarts() {
         assert_eq!(sim.view(p).role, "uncertain");
     }
     assert_eq!(sim.status(0), NodeStatus::Crashed);
+    // The liveness check after healing (`Healed`) sees the blocked participants...
+    let cfg = &sim.setup().config;
+    let blocked = TwoPhaseCommit::healed(cfg, sim.states());
+    assert_eq!(
+        blocked,
+        Some(Err("n2 is still uncertain about transaction 2".into()))
+    );
     sim.run_until(ms(2_100));
     for p in 1..4 {
         assert_eq!(sim.durable(p).decision(2), Some(Decision::Abort));
     }
     assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    // ...and, once the restarted coordinator has every Ack, nothing left open.
+    sim.run_until(ms(2_500));
+    assert_eq!(
+        TwoPhaseCommit::healed(&sim.setup().config, sim.states()),
+        Some(Ok(()))
+    );
 }
 
 // ------------------------------------------------------------------ 3PC handlers
@@ -1158,4 +1171,17 @@ fn three_pc_sweep_with_partitions_finds_atomicity_violations() {
         .filter(|v| v.invariant != "Atomicity")
         .collect();
     assert!(other.is_empty(), "{other:?}");
+}
+
+/// `Healed` for 3PC: while the coordinator is down, the participants are undecided until their
+/// termination protocol ends; by the end everything is decided.
+#[test]
+fn three_pc_healed_fails_until_the_termination_protocol_decides() {
+    let path = "scenarios/three_phase_commit/coordinator-crash.ron";
+    let mut l = registry::load(text_of(path), path, &RunOptions::default()).unwrap();
+    l.sim.run_until(ms(420));
+    let open = l.sim.healed().unwrap();
+    assert!(open.is_err(), "votes in flight at 420ms, yet healed");
+    l.sim.run_until(l.info.duration);
+    assert_eq!(l.sim.healed(), Some(Ok(())));
 }

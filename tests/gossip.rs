@@ -878,9 +878,13 @@ fn rumor_mongering_under_faults_keeps_versions_safe() {
             "mode: Rumor, style: PushPull, stop: 0.3",
         )
         .replace(
-            "expect: [NoViolation, Counter(name: \"informed\", at_least: 28, at_most: 28)]",
+            "expect: [NoViolation, Healed, Counter(name: \"informed\", at_least: 28, at_most: 28)]",
             "expect: [NoViolation]",
         );
+    assert!(
+        !text.contains("Healed"),
+        "the chaos expectations changed; update this test"
+    );
     let file = "scenarios/gossip/chaos.ron (rumor mongering)";
     for r in cli::sweep(&text, file, 0..100, false).unwrap() {
         assert!(
@@ -921,4 +925,25 @@ fn the_informed_fraction_is_plotted_and_climbs_to_one() {
         v.iter().any(|&x| x > 0.2 && x < 0.8),
         "the curve passes through the middle"
     );
+}
+
+/// `Healed` for anti-entropy: replicas differ while the faults last and agree after the heal.
+/// Rumor mongering states no such condition.
+#[test]
+fn healed_means_every_replica_holds_the_newest_version_of_every_key() {
+    let file = "scenarios/gossip/chaos.ron";
+    let text = distsim::bundled::get(file).unwrap();
+    let mut l = registry::load(text, file, &RunOptions::default()).unwrap();
+    l.sim.run_until(SimTime::from_millis(160));
+    let early = l.sim.healed().unwrap();
+    assert!(
+        early.is_err(),
+        "three fresh writes not yet spread, yet healed"
+    );
+    l.sim.run_until(l.info.duration);
+    assert_eq!(l.sim.healed(), Some(Ok(())));
+    let rumor = text.replace("mode: AntiEntropy", "mode: Rumor");
+    let mut r = registry::load(&rumor, file, &RunOptions::default()).unwrap();
+    r.sim.run_until(r.info.duration);
+    assert_eq!(r.sim.healed(), None);
 }

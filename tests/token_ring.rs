@@ -307,6 +307,14 @@ fn safe_under_crashes_partitions_loss_and_duplication_and_live_after_heal() {
                 r.seed, v.invariant, v.at, v.explanation, r.seed
             );
         }
+        // `Healed`: one token of one generation whose ring holds every node.
+        assert!(
+            r.expectations_failed.is_empty(),
+            "seed {}: {:?}\nreproduce: distsim run {file} --seed {}",
+            r.seed,
+            r.expectations_failed,
+            r.seed
+        );
     }
     // Liveness: chaos stops at 5s; within a few loss timeouts requests are served again.
     for seed in 0..40 {
@@ -469,4 +477,18 @@ fn the_bug_switch_violates_mutual_exclusion_after_a_holder_crash_alone() {
         !caught.is_empty(),
         "no seed of 0..40 violated Mutual Exclusion"
     );
+}
+
+/// `Healed`, the liveness condition after the faults: it fails while the crashed holder took
+/// the token with it, and holds once a regenerated token's ring serves the restarted node.
+#[test]
+fn healed_fails_while_the_token_is_lost_and_holds_after_regeneration() {
+    let file = "scenarios/token_ring/holder-crash.ron";
+    let text = distsim::bundled::get(file).unwrap();
+    let mut l = registry::load(text, file, &RunOptions::default()).unwrap();
+    l.sim.run_until(SimTime::from_millis(1_000));
+    let lost = l.sim.healed().unwrap();
+    assert!(lost.is_err(), "token lost at 1s, yet healed: {lost:?}");
+    l.sim.run_until(l.info.duration);
+    assert_eq!(l.sim.healed(), Some(Ok(())));
 }

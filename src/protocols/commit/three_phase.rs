@@ -748,6 +748,32 @@ impl Protocol for ThreePhaseCommit {
         v
     }
 
+    /// Every transaction ended: no live node holds one undecided (voting, pre-committing,
+    /// uncertain, committable, or unknown after a restart) and no termination protocol is
+    /// still running. Under 3PC's fault model (crashes, no partitions) the operational nodes
+    /// decide without waiting for the crashed ones, and the restarted ones learn the outcome.
+    fn healed(_cfg: &ThreePhaseConfig, states: &[Option<Self>]) -> Option<Result<(), String>> {
+        for s in states.iter().flatten() {
+            let open = s
+                .txs
+                .iter()
+                .find(|(_, t)| !matches!(t, TxState::Decided(_)));
+            if let Some((tx, t)) = open {
+                return Some(Err(format!(
+                    "n{} has not decided transaction {tx} (still {t:?})",
+                    s.id + 1
+                )));
+            }
+            if let Some(tx) = s.undecided.iter().chain(s.terminating.keys()).next() {
+                return Some(Err(format!(
+                    "n{} still runs the termination protocol of transaction {tx}",
+                    s.id + 1
+                )));
+            }
+        }
+        Some(Ok(()))
+    }
+
     fn invariants(cfg: &ThreePhaseConfig, nodes: usize) -> Vec<Box<dyn Invariant<Self>>> {
         vec![
             Box::new(Atomicity::new(nodes)),

@@ -652,6 +652,39 @@ impl Protocol for TwoPhaseCommit {
         v
     }
 
+    /// Every transaction ended: no live node is still voting or uncertain, and the coordinator
+    /// (if live) has every participant's `Ack` for every decision it announced. Blocking is
+    /// what this catches: an uncertain participant stays uncertain while the coordinator is
+    /// down, and must not after it restarts.
+    fn healed(_cfg: &TwoPhaseConfig, states: &[Option<Self>]) -> Option<Result<(), String>> {
+        for s in states.iter().flatten() {
+            let open = s
+                .txs
+                .iter()
+                .find(|(_, t)| !matches!(t, TxState::Decided(_)));
+            if let Some((tx, t)) = open {
+                let what = if *t == TxState::Voting {
+                    "voting on"
+                } else {
+                    "uncertain about"
+                };
+                return Some(Err(format!(
+                    "n{} is still {what} transaction {tx}",
+                    s.id + 1
+                )));
+            }
+            if let Some((tx, waiting)) = s.unacked.iter().find(|(_, w)| !w.is_empty()) {
+                let who: Vec<String> = waiting.iter().map(|n| format!("n{}", n + 1)).collect();
+                return Some(Err(format!(
+                    "coordinator n{} still waits for the Ack of transaction {tx} from {}",
+                    s.id + 1,
+                    who.join(", ")
+                )));
+            }
+        }
+        Some(Ok(()))
+    }
+
     fn invariants(cfg: &TwoPhaseConfig, nodes: usize) -> Vec<Box<dyn Invariant<Self>>> {
         vec![
             Box::new(Atomicity::new(nodes)),

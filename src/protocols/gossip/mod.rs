@@ -289,6 +289,38 @@ impl Protocol for Gossip {
         v
     }
 
+    /// Anti-entropy's promise (Demers et al. §1: a simple epidemic, so every update reaches
+    /// every site eventually): every live node holds every key at the newest version any live
+    /// node has. Rumor mongering promises no such thing (a residue of nodes never hears a dead
+    /// rumor), nor do telephone calls under faults, so they state no condition.
+    fn healed(cfg: &GossipConfig, states: &[Option<Self>]) -> Option<Result<(), String>> {
+        if cfg.mode != Mode::AntiEntropy {
+            return None;
+        }
+        let mut newest: BTreeMap<&str, Version> = BTreeMap::new();
+        for s in states.iter().flatten() {
+            for (k, u) in &s.store {
+                let v = newest.entry(k).or_insert(u.version);
+                *v = (*v).max(u.version);
+            }
+        }
+        for (i, s) in states.iter().enumerate() {
+            let Some(s) = s else { continue };
+            for (k, v) in &newest {
+                let have = s.store.get(*k).map(|u| u.version);
+                if have != Some(*v) {
+                    let have = have.map_or("nothing".to_string(), |h| h.counter.to_string());
+                    return Some(Err(format!(
+                        "n{} holds {k} at version {have}, the newest is {}",
+                        i + 1,
+                        v.counter
+                    )));
+                }
+            }
+        }
+        Some(Ok(()))
+    }
+
     fn invariants(_cfg: &GossipConfig, nodes: usize) -> Vec<Box<dyn Invariant<Self>>> {
         vec![
             Box::new(invariants::VersionMonotonicity::new(nodes)),

@@ -340,6 +340,45 @@ impl Protocol for TokenRing {
         v
     }
 
+    /// One token serves the whole ring again: no live node is a candidate, some live node
+    /// has the token in hand, every token in hand is of the same generation, and its ring
+    /// (`members`) holds every live node, so every node's requests are reached.
+    fn healed(_cfg: &TokenRingConfig, states: &[Option<Self>]) -> Option<Result<(), String>> {
+        let live = || {
+            states
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| Some((i, s.as_ref()?)))
+        };
+        if let Some((i, _)) = live().find(|(_, s)| s.role == Role::Candidate) {
+            return Some(Err(format!("n{} is still seeking a new generation", i + 1)));
+        }
+        let tokens: Vec<(usize, Token)> = live().filter_map(|(i, s)| Some((i, s.token?))).collect();
+        let Some(&(holder, token)) = tokens.iter().max_by_key(|(_, t)| t.generation) else {
+            return Some(Err("no live node has the token".into()));
+        };
+        if let Some((i, t)) = tokens
+            .iter()
+            .find(|(_, t)| t.generation != token.generation)
+        {
+            return Some(Err(format!(
+                "n{} holds a token of generation {} besides n{}'s of generation {}",
+                i + 1,
+                t.generation,
+                holder + 1,
+                token.generation
+            )));
+        }
+        if let Some((i, _)) = live().find(|(i, _)| token.members & (1u128 << i) == 0) {
+            return Some(Err(format!(
+                "n{} is not in the ring of generation {}",
+                i + 1,
+                token.generation
+            )));
+        }
+        Some(Ok(()))
+    }
+
     fn invariants(cfg: &TokenRingConfig, nodes: usize) -> Vec<Box<dyn Invariant<Self>>> {
         vec![
             Box::new(invariants::MutualExclusion),
