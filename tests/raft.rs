@@ -507,6 +507,8 @@ fn rule_any_rpc_with_a_higher_term_makes_a_leader_step_down() {
     );
     assert_eq!(r.role(), Role::Follower);
     assert_eq!(r.current_term(), 7);
+    // The Higher Term Adopted checker's ghost variable saw the term the rule obliges.
+    assert_eq!(r.term_heard(), 7);
     assert_eq!(r.voted_for(), None);
     assert_eq!(r.leader_id(), None);
     assert_eq!(persisted(&out).expect("persisted").current_term, 7);
@@ -517,6 +519,38 @@ fn rule_any_rpc_with_a_higher_term_makes_a_leader_step_down() {
         timer: RaftTimer::ElectionTimeout,
         after: ms(200)
     }));
+}
+
+#[test]
+fn rule_a_pre_vote_carries_a_term_nobody_adopts() {
+    // Thesis §9.6: with Pre-Vote a candidate increments its term only once a majority says it
+    // would grant its vote; the PreVote carries the term it would use, and a server refusing
+    // it keeps its own. So the Higher Term Adopted checker
+    // must not count a PreVote's term, nor a granted PreVoteResponse's.
+    let mut r = node(1, 3, &cfg(), 3, None, vec![noop(1)]);
+    deliver(
+        &mut r,
+        2,
+        RaftMsg::PreVote {
+            term: 9,
+            candidate_id: 2,
+            last_log_index: 0,
+            last_log_term: 0,
+        },
+        400,
+    );
+    assert_eq!((r.current_term(), r.term_heard()), (3, 0));
+    // A refusal carrying a newer term is an ordinary response: it is adopted.
+    deliver(
+        &mut r,
+        0,
+        RaftMsg::PreVoteResponse {
+            term: 5,
+            vote_granted: false,
+        },
+        410,
+    );
+    assert_eq!((r.current_term(), r.term_heard()), (5, 5));
 }
 
 #[test]

@@ -3,7 +3,9 @@
 //! Every randomized failure prints its seed and the command that reproduces it.
 
 use distsim::protocols::multi_paxos::kv::ClientOp;
-use distsim::protocols::zab::invariants::{Agreement, OneLeaderPerEpoch, PrimaryOrder};
+use distsim::protocols::zab::invariants::{
+    Agreement, EpochAckedOnce, EstablishedByQuorum, FollowerPrefix, OneLeaderPerEpoch, PrimaryOrder,
+};
 use distsim::protocols::zab::{
     PeerState, Role, Txn, Vote, Zab, ZabConfig, ZabDurable, ZabMsg, ZabTimer, Zxid,
 };
@@ -649,6 +651,93 @@ fn one_leader_per_epoch_flags_two_established_leaders_of_one_epoch() {
     let mut inv = OneLeaderPerEpoch::default();
     assert!(check(&mut inv, &states, 0));
     assert!(!check(&mut inv, &states, 1));
+}
+
+/// [`check`] with the nodes' durable states given.
+fn check_durable<I: Invariant<Zab>>(
+    inv: &mut I,
+    states: &[Option<Zab>],
+    durable: &[ZabDurable],
+    touched: usize,
+) -> bool {
+    let last = vec![None; states.len()];
+    let history = History::default();
+    let w = World {
+        now: SimTime::ZERO,
+        states,
+        durable,
+        touched: Some(touched),
+        last_event: &last,
+        history: &history,
+    };
+    inv.check(&w).is_ok()
+}
+
+#[test]
+fn epoch_acknowledged_once_flags_one_epoch_accepted_from_two_leaders() {
+    // Phase 1: a follower acknowledges NEWEPOCH(e') only "if e' > f.p".
+    let acked = |from: usize| ZabDurable {
+        accepted_epoch: 3,
+        accepted_from: Some(from),
+        ..Default::default()
+    };
+    let states = [None, None, None];
+    let mut inv = EpochAckedOnce::new();
+    let mut durable = vec![ZabDurable::default(), acked(2), ZabDurable::default()];
+    assert!(check_durable(&mut inv, &states, &durable, 1));
+    assert!(
+        check_durable(&mut inv, &states, &durable, 1),
+        "a re-ack to the same leader"
+    );
+    durable[1] = acked(0);
+    assert!(!check_durable(&mut inv, &states, &durable, 1));
+}
+
+#[test]
+fn follower_prefix_flags_a_transaction_its_leader_does_not_hold() {
+    let leader = established_leader();
+    let mut follower = restarted(1, ZabDurable::default());
+    follower.durable.current_epoch = 1;
+    follower.durable.history = vec![txn(0, 5)];
+    follower.role = Role::Following {
+        leader: 0,
+        synced: true,
+    };
+    let durable = vec![ZabDurable::default(); N];
+    let mut states: Vec<Option<Zab>> = vec![None; N];
+    states[0] = Some(leader.clone());
+    states[1] = Some(follower);
+    assert!(!check_durable(&mut FollowerPrefix, &states, &durable, 1));
+    let mut holds = leader;
+    holds.durable.history = vec![txn(0, 5), txn(1, 1)];
+    states[0] = Some(holds);
+    assert!(check_durable(&mut FollowerPrefix, &states, &durable, 1));
+}
+
+#[test]
+fn established_by_quorum_flags_a_leader_broadcasting_before_a_quorum_accepted_its_history() {
+    // Phase 2: the prospective leader "waits for ACK-LD from a quorum".
+    let mut states: Vec<Option<Zab>> = vec![None; N];
+    states[0] = Some(established_leader());
+    let epoch = |e: u64| ZabDurable {
+        current_epoch: e,
+        ..Default::default()
+    };
+    let quorum = N / 2 + 1;
+    let short: Vec<ZabDurable> = (0..N).map(|n| epoch(u64::from(n + 1 < quorum))).collect();
+    assert!(!check_durable(
+        &mut EstablishedByQuorum::default(),
+        &states,
+        &short,
+        0
+    ));
+    let enough: Vec<ZabDurable> = (0..N).map(|n| epoch(u64::from(n < quorum))).collect();
+    assert!(check_durable(
+        &mut EstablishedByQuorum::default(),
+        &states,
+        &enough,
+        0
+    ));
 }
 
 // ------------------------------------------------------------------ scenarios and sweeps

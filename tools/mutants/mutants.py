@@ -92,5 +92,6 @@ SWEEPS = {
     "paxos": ["scenarios/paxos/chaos.ron", "scenarios/paxos/chaos-hard.ron"],
     "multi_paxos": ["scenarios/multi_paxos/chaos.ron", "scenarios/multi_paxos/chaos-hard.ron"],
     "raft": ["scenarios/raft/chaos.ron", "scenarios/raft/chaos-hard.ron"],
-    "zab": ["scenarios/zab/chaos.ron", "scenarios/zab/chaos-hard.ron"],
+    "zab": ["scenarios/zab/chaos.ron", "scenarios/zab/chaos-hard.ron",
+            "scenarios/zab/chaos-delays.ron"],
 }

@@ -3,7 +3,7 @@
 core-only release binary into a private target directory, sweeps the protocol's chaos
 scenarios and reports caught / missed, by which check, at which first seed.
 
-    python3 tools/mutants/run.py --seeds 300 [--only raft] [--work /tmp/distsim-mutants]
+    python3 tools/mutants/run.py --seeds 300 [--only raft] [--mutant zab-] [--work DIR]
 
 A mutant is caught when a sweep reports a violated invariant, or a missed expectation (such as
 `Healed`) on a seed where the unmutated code meets it (the baseline is swept first).
@@ -49,7 +49,8 @@ def check_name(reason):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=300)
-    ap.add_argument("--only")
+    ap.add_argument("--only", help="one protocol")
+    ap.add_argument("--mutant", help="only the mutants whose name contains this")
     ap.add_argument("--work", default="/tmp/distsim-mutants")
     a = ap.parse_args()
     src, target = os.path.join(a.work, "src"), os.path.join(a.work, "target")
@@ -57,12 +58,12 @@ def main():
     copy_head(src)
     ok, err = build(src, target)
     assert ok, err
-    protocols = sorted({m[1] for m in MUTANTS if not a.only or m[1] == a.only})
+    chosen = [m for m in MUTANTS if (not a.only or m[1] == a.only)
+              and (not a.mutant or a.mutant in m[0])]
+    protocols = sorted({m[1] for m in chosen})
     baseline = {s: sweep(binary, src, s, a.seeds) for p in protocols for s in SWEEPS[p]}
     rows = []
-    for name, proto, path, old, new in MUTANTS:
-        if a.only and proto != a.only:
-            continue
+    for name, proto, path, old, new in chosen:
         copy_head(src)
         f = os.path.join(src, path)
         text = open(f).read()

@@ -120,6 +120,24 @@ pub enum RaftMsg {
     },
 }
 
+impl RaftMsg {
+    /// The term Figure 2's rule for all servers obliges the receiver to adopt if it is newer:
+    /// "If RPC request or response contains term T > currentTerm: set currentTerm = T,
+    /// convert to follower (§5.1)". A PreVote and a granted PreVoteResponse carry the
+    /// pre-candidate's next term, which nobody adopts (thesis §9.6).
+    pub fn term_to_adopt(&self) -> Option<Term> {
+        match *self {
+            RaftMsg::PreVote { .. } => None,
+            RaftMsg::PreVoteResponse { vote_granted, .. } if vote_granted => None,
+            RaftMsg::PreVoteResponse { term, .. }
+            | RaftMsg::RequestVote { term, .. }
+            | RaftMsg::RequestVoteResponse { term, .. }
+            | RaftMsg::AppendEntries { term, .. }
+            | RaftMsg::AppendEntriesResponse { term, .. } => Some(term),
+        }
+    }
+}
+
 impl Message for RaftMsg {
     fn kind(&self) -> &'static str {
         match self {

@@ -139,6 +139,11 @@ pub struct Raft {
     match_index: Vec<Index>,
     /// CheckQuorum: followers that answered since the last check.
     recent_active: BTreeSet<NodeId>,
+    /// A ghost variable (as in a TLA+ spec: kept for a checker, never read by the rules): the
+    /// highest term this server was obliged to adopt by a message it handled since it started
+    /// — a request or response other than a PreVote or a granted PreVoteResponse, whose terms
+    /// are in the sender's future (§9.6). See [`invariants::HigherTermAdopted`].
+    term_heard: Term,
     /// What the engine's copy of this server's view was last brought up to date with.
     view_mark: ViewMark,
 }
@@ -193,6 +198,7 @@ impl Raft {
             next_index: vec![1; ctx.nodes],
             match_index: vec![0; ctx.nodes],
             recent_active: BTreeSet::new(),
+            term_heard: 0,
             view_mark: ViewMark::default(),
         };
         me.reset_election_timer(ctx);
@@ -245,6 +251,11 @@ impl Raft {
     }
     pub fn role(&self) -> Role {
         self.role
+    }
+    /// The ghost variable of [`invariants::HigherTermAdopted`]: the highest term a handled
+    /// message obliged this server to adopt.
+    pub fn term_heard(&self) -> Term {
+        self.term_heard
     }
     pub fn current_term(&self) -> Term {
         self.current_term
@@ -519,6 +530,9 @@ impl Protocol for Raft {
     }
 
     fn on_message(&mut self, from: NodeId, msg: RaftMsg, ctx: &mut Ctx<Self>) {
+        if let Some(term) = msg.term_to_adopt() {
+            self.term_heard = self.term_heard.max(term);
+        }
         match msg {
             RaftMsg::RequestVote {
                 term,

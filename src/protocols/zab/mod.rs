@@ -27,6 +27,12 @@
 //! Zab assumes FIFO channels (TCP). Here links may drop and reorder, so a follower accepts a
 //! `Proposal` only after its predecessor (`prev`), acknowledgements are cumulative, and the
 //! leader re-sends what a follower has not acknowledged on every ping — what TCP would do.
+//!
+//! Checked after every event (`invariants/`, one file each): Primary Order, Integrity,
+//! Agreement and One Leader Per Epoch (the broadcast's properties), Epoch Acknowledged Once (a
+//! follower acknowledges an epoch to one prospective leader), Established By Quorum (a leader
+//! broadcasts only once a quorum accepted its history) and Follower Prefix (a synchronized
+//! follower holds a prefix of its established leader's history).
 
 pub mod invariants;
 
@@ -1254,6 +1260,9 @@ impl Protocol for Zab {
             Box::new(invariants::Integrity::default()),
             Box::new(invariants::Agreement::new(nodes)),
             Box::new(invariants::OneLeaderPerEpoch::default()),
+            Box::new(invariants::EpochAckedOnce::new()),
+            Box::new(invariants::FollowerPrefix),
+            Box::new(invariants::EstablishedByQuorum::default()),
         ]
     }
 }

@@ -7,12 +7,14 @@
 //! a divergence that the restart will bring back.
 
 mod election_safety;
+mod higher_term_adopted;
 mod leader_append_only;
 mod leader_completeness;
 mod log_matching;
 mod state_machine_safety;
 
 pub use election_safety::ElectionSafety;
+pub use higher_term_adopted::HigherTermAdopted;
 pub use leader_append_only::LeaderAppendOnly;
 pub use leader_completeness::LeaderCompleteness;
 pub use log_matching::LogMatching;
@@ -21,7 +23,7 @@ pub use state_machine_safety::StateMachineSafety;
 use super::{LogEntry, Raft};
 use crate::sim::{Invariant, NodeId, World};
 
-/// The five checkers, in the order of Figure 3.
+/// The five checkers, in the order of Figure 3, then Figure 2's term rule.
 pub fn all(nodes: usize) -> Vec<Box<dyn Invariant<Raft>>> {
     vec![
         Box::new(ElectionSafety::default()),
@@ -29,6 +31,7 @@ pub fn all(nodes: usize) -> Vec<Box<dyn Invariant<Raft>>> {
         Box::new(LogMatching::new(nodes)),
         Box::new(LeaderCompleteness::new(nodes)),
         Box::new(StateMachineSafety::new(nodes)),
+        Box::new(HigherTermAdopted),
     ]
 }
 
