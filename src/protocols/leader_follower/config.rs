@@ -55,6 +55,11 @@ pub struct LfConfig {
     /// BUG: the leader acknowledges (and serves reads of) a write as soon as it has stored it,
     /// whatever `replication` says: "synchronous" replication that is not.
     pub bug_ack_before_replication: bool,
+    /// BUG: the leader answers reads from its whole log, not from the acknowledged prefix: a
+    /// leader cut off from its followers (deposed, without knowing it) serves writes nobody
+    /// else has, which its successor never had (a dirty read). No acknowledged write is
+    /// missed, so only the linearizability check sees it.
+    pub bug_leader_reads_uncommitted: bool,
 }
 
 impl Default for LfConfig {
@@ -68,6 +73,7 @@ impl Default for LfConfig {
             failover_timeout: SimTime::from_millis(300),
             max_entries_per_replicate: 64,
             bug_ack_before_replication: false,
+            bug_leader_reads_uncommitted: false,
         }
     }
 }
@@ -125,5 +131,15 @@ impl LfConfig {
             && self.reads == Reads::Leader
             && self.fencing
             && self.durable_log
+    }
+
+    /// The same configuration promises linearizable get, put and cas (Herlihy and Wing): a
+    /// write takes effect when the leader's acknowledged prefix reaches it, which needs every
+    /// replica's copy, so no leader, deposed or not, can serve a read that misses a write
+    /// another leader already made visible; reads and failed compares answer from that prefix
+    /// only; a retried write is recognised by its `WriteId` and not applied twice. The bug
+    /// switches keep the claim (and break it).
+    pub fn promises_linearizability(&self) -> bool {
+        self.promises_consistency()
     }
 }

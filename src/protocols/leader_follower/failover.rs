@@ -51,6 +51,7 @@ impl LeaderFollower {
         self.next_index = vec![self.last_index() + 1; self.nodes];
         self.ready_at = self.last_index();
         self.waiting.clear();
+        self.compares.clear();
         self.failover_timer = None;
         ctx.cancel_timer(LfTimer::Failover);
         self.on_heartbeat(ctx);
@@ -76,6 +77,7 @@ impl LeaderFollower {
             // Writes still waiting are never acknowledged by this replica; their clients
             // time out (and may retry at the new leader).
             self.waiting.clear();
+            self.compares.clear();
         }
         self.role = Role::Follower;
         self.leader = None;

@@ -37,6 +37,22 @@
 //! where the configuration promises it (`LfConfig::promises_consistency`: `Sync`, leader
 //! reads, fencing, a durable log). The bug switch `bug_ack_before_replication` breaks that
 //! promise so the checkers can be seen to catch it.
+//!
+//! Linearizability: the same configuration claims it, and the whole client history is checked
+//! against a register per key at the end of the run (`sim::linearizability`). Why it holds
+//! without a read lease or a confirmation round (Raft §8's "a leader must check whether it
+//! has been deposed before processing a read-only request"): under `Sync` a write is
+//! acknowledged, and readable, only once *every* replica holds it, so no other leader can
+//! make a write visible without the deposed leader's own copy, and the deposed leader's
+//! acknowledged prefix misses nothing that any client was shown (DDIA ch. 5: a fully
+//! synchronous configuration gives up availability, not freshness). What the claim does need:
+//! reads and failed compare-and-sets answer from the acknowledged prefix only (a compare that
+//! found an unacknowledged value waits for it), and a retried write is recognised by its
+//! `WriteId` and answered from its first copy instead of being appended twice (Raft §8's
+//! client serial numbers). The bug switch `bug_leader_reads_uncommitted` makes the leader read
+//! its whole log: a leader cut off by a partition shows clients writes nobody else has, which
+//! its successor never had. No acknowledged write is missed, so only the linearizability
+//! check catches it.
 
 mod config;
 mod failover;
@@ -107,6 +123,10 @@ pub struct LeaderFollower {
     ready_at: Index,
     /// Writes waiting for their acknowledgement, by log index.
     waiting: BTreeMap<Index, ClientRef>,
+    /// Compare-and-sets that failed on a value not acknowledged yet, by the index of the entry
+    /// they found, with the value they found: answered once `commit` reaches it, so a client
+    /// never hears of a value that a failover could still undo.
+    compares: BTreeMap<Index, Vec<(ClientRef, Option<String>)>>,
 
     /// The pending failover timeout as (started, fires), for the app's timer arc.
     failover_timer: Option<(SimTime, SimTime)>,
@@ -128,6 +148,7 @@ impl LeaderFollower {
             next_index: vec![1; ctx.nodes],
             ready_at: 0,
             waiting: BTreeMap::new(),
+            compares: BTreeMap::new(),
             failover_timer: None,
         }
     }
@@ -267,6 +288,12 @@ impl Protocol for LeaderFollower {
             .field("commit", self.commit);
         if self.role == Role::Leader {
             v = v.field("waiting acks", self.waiting.len());
+            if !self.compares.is_empty() {
+                v = v.field(
+                    "waiting compares",
+                    self.compares.values().map(Vec::len).sum::<usize>(),
+                );
+            }
         }
         v.term = Some(self.epoch);
         let from = self.log.len().saturating_sub(8);
@@ -289,6 +316,21 @@ impl Protocol for LeaderFollower {
             fires_at: f,
         });
         v
+    }
+
+    /// Sync replication, leader reads, fencing and a durable log
+    /// ([`LfConfig::promises_linearizability`]): the history is checked against a register
+    /// per key at the end of the run. No read lease or confirmation round is needed: under
+    /// `Sync` a write is acknowledged, and becomes readable, only once every replica holds
+    /// it, the deposed leader included, so a deposed leader cannot have missed a write that
+    /// some other leader made visible.
+    fn linearizable(cfg: &LfConfig) -> bool {
+        cfg.promises_linearizability()
+    }
+
+    /// A read answers `value@version`: the register's value is the part before the version.
+    fn register_value(answer: &str) -> &str {
+        answer.rsplit_once('@').map_or(answer, |(v, _)| v)
     }
 
     fn invariants(cfg: &LfConfig, nodes: usize) -> Vec<Box<dyn Invariant<Self>>> {

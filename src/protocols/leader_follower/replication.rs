@@ -233,5 +233,11 @@ impl LeaderFollower {
                 },
             );
         }
+        let decided: Vec<Index> = self.compares.range(..=candidate).map(|(&i, _)| i).collect();
+        for i in decided {
+            for (client, current) in self.compares.remove(&i).expect("listed") {
+                ctx.reply_to_client(client, ClientReply::CompareFailed { current });
+            }
+        }
     }
 }

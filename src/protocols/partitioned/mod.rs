@@ -35,8 +35,13 @@
 //! write acknowledged before it started). Both are promised by every configuration; the bug
 //! switch `bug_route_before_transfer` breaks Fresh Reads during rebalancing.
 //!
-//! Not modelled: replication of each partition (every partition has one copy, persisted on
-//! its node), more than one router, deleting keys.
+//! Replicated partitions (`replication_factor` above 1): each partition's copies are its
+//! owner, which leads it, and the next stores after it (`replication.rs`), with router-driven
+//! failover to the next live copy (`failover.rs`); the sweep scenario is
+//! `scenarios/storage/partition-replicated-chaos.ron`.
+//!
+//! Not modelled: rebalancing replicated partitions (joins and leaves are refused), more than
+//! one router, deleting keys.
 
 mod failover;
 mod map;
