@@ -31,7 +31,20 @@
 //!                └───────────────────discovers server with higher term────────────┘
 //! ```
 //!
-//! The properties of Figure 3 are checked after every event, one file each in `invariants/`.
+//! Options from Ongaro's thesis, each off by default:
+//! - read paths (§6.4, `reads.rs`): ReadIndex (note the commit index, confirm leadership with a
+//!   heartbeat round acknowledged by a majority, answer once applied that far), follower reads
+//!   via ReadIndex, and lease reads (answer at once while a confirmed round is younger than a
+//!   lease measured on the leader's own clock, shorter than the minimum election timeout by a
+//!   drift bound);
+//! - leadership transfer (§3.10, `transfer.rs`): stop taking requests, catch the target up,
+//!   send `TimeoutNow`; the target campaigns at once;
+//! - ignoring RequestVote within the minimum election timeout of hearing a leader (§4.2.3),
+//!   which together with CheckQuorum keeps a server that hears no heartbeats from deposing the
+//!   leader.
+//!
+//! The properties of Figure 3 are checked after every event, one file each in `invariants/`,
+//! and Lease Exclusivity with lease reads.
 //! Four bug switches in [`RaftConfig`] each remove one rule so a class can watch a property
 //! break.
 
