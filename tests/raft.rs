@@ -11,7 +11,7 @@
 use distsim::bundled::BUNDLED;
 use distsim::cli;
 use distsim::protocols::raft::{
-    KvCommand, KvStore, LogEntry, Raft, RaftConfig, RaftDurable, RaftMsg, RaftTimer, Role,
+    Ext, KvCommand, KvStore, LogEntry, Raft, RaftConfig, RaftDurable, RaftMsg, RaftTimer, Role,
 };
 use distsim::registry::{self, RunOptions};
 use distsim::scenario;
@@ -160,6 +160,7 @@ fn election_timeout_makes_a_candidate_that_persists_its_vote_then_asks_everyone(
         candidate_id: 1,
         last_log_index: 2,
         last_log_term: 4,
+        transfer: Ext(false),
     };
     assert_eq!(
         out,
@@ -201,6 +202,7 @@ fn granting_a_vote_persists_it_resets_the_timer_and_answers() {
             candidate_id: 0,
             last_log_index: 1,
             last_log_term: 1,
+            transfer: Ext(false),
         },
         50,
     );
@@ -244,6 +246,7 @@ fn a_stale_request_vote_is_refused_without_touching_state() {
             candidate_id: 0,
             last_log_index: 9,
             last_log_term: 2,
+            transfer: Ext(false),
         },
         50,
     );
@@ -281,6 +284,7 @@ fn a_new_leader_sends_its_no_op_to_every_follower_and_starts_heartbeats() {
         prev_log_term: 0,
         entries: vec![noop(1)],
         leader_commit: 0,
+        round: Ext(0),
     };
     assert_eq!(
         out,
@@ -335,6 +339,7 @@ fn without_the_no_op_the_first_append_entries_are_empty_heartbeats() {
         prev_log_term: 0,
         entries: vec![],
         leader_commit: 0,
+        round: Ext(0),
     };
     assert_eq!(sends(&out), vec![(1, empty.clone()), (2, empty)]);
     assert!(r.log().is_empty());
@@ -353,6 +358,7 @@ fn a_follower_appends_persists_commits_applies_and_acknowledges() {
             prev_log_term: 1,
             entries: vec![put(1, "x", "1")],
             leader_commit: 2,
+            round: Ext(0),
         },
         100,
     );
@@ -374,6 +380,7 @@ fn a_follower_appends_persists_commits_applies_and_acknowledges() {
                     term: 1,
                     success: true,
                     match_index: 2,
+                    round: Ext(0),
                 },
             },
         ]
@@ -396,6 +403,7 @@ fn a_follower_redirects_clients_to_the_leader_it_knows() {
             prev_log_term: 0,
             entries: vec![],
             leader_commit: 0,
+            round: Ext(0),
         },
         10,
     );
@@ -454,6 +462,7 @@ fn the_leader_appends_a_client_command_persists_it_and_replicates_it() {
                 prev_log_term: 0,
                 entries: vec![noop(1), e.clone()],
                 leader_commit: 0,
+                round: Ext(0),
             }
         );
     }
@@ -466,6 +475,7 @@ fn the_leader_appends_a_client_command_persists_it_and_replicates_it() {
             term: 1,
             success: true,
             match_index: 2,
+            round: Ext(0),
         },
         320,
     );
@@ -502,6 +512,7 @@ fn rule_any_rpc_with_a_higher_term_makes_a_leader_step_down() {
             term: 7,
             success: false,
             match_index: 0,
+            round: Ext(0),
         },
         400,
     );
@@ -563,6 +574,7 @@ fn rule_one_vote_per_term() {
         candidate_id: c,
         last_log_index: 0,
         last_log_term: 0,
+        transfer: Ext(false),
     };
     let refused = deliver(&mut r, 1, ask(1), 10);
     assert_eq!(
@@ -607,6 +619,7 @@ fn rule_election_restriction_compares_last_terms_then_lengths() {
             candidate_id: 0,
             last_log_index: 9,
             last_log_term: 1,
+            transfer: Ext(false),
         },
         10,
     );
@@ -634,6 +647,7 @@ fn rule_election_restriction_compares_last_terms_then_lengths() {
             candidate_id: 0,
             last_log_index: 9,
             last_log_term: 1,
+            transfer: Ext(false),
         },
         10,
     );
@@ -662,6 +676,7 @@ fn rule_consistency_check_refuses_a_missing_or_mismatched_previous_entry() {
                 prev_log_term: prev_term,
                 entries: vec![noop(2)],
                 leader_commit: 0,
+                round: Ext(0),
             },
             10,
         );
@@ -672,7 +687,8 @@ fn rule_consistency_check_refuses_a_missing_or_mismatched_previous_entry() {
                 RaftMsg::AppendEntriesResponse {
                     term: 2,
                     success: false,
-                    match_index: 2
+                    match_index: 2,
+                    round: Ext(0),
                 }
             )],
             "prev {prev}@t{prev_term}"
@@ -700,6 +716,7 @@ fn rule_conflicting_entries_and_all_that_follow_are_deleted() {
         prev_log_term: 1,
         entries: vec![put(1, "a", "1"), noop(3)],
         leader_commit: 0,
+        round: Ext(0),
     };
     let out = deliver(&mut r, 0, ae.clone(), 10);
     assert_eq!(r.log(), &[noop(1), put(1, "a", "1"), noop(3)]);
@@ -708,7 +725,8 @@ fn rule_conflicting_entries_and_all_that_follow_are_deleted() {
         RaftMsg::AppendEntriesResponse {
             term: 3,
             success: true,
-            match_index: 3
+            match_index: 3,
+            round: Ext(0),
         }
     )));
     // The bug switch keeps the conflicting entry (and says success all the same).
@@ -744,6 +762,7 @@ fn rule_follower_commit_index_is_bounded_by_the_last_new_entry() {
             prev_log_term: 1,
             entries: vec![],
             leader_commit: 5,
+            round: Ext(0),
         },
         10,
     );
@@ -768,6 +787,7 @@ fn rule_leader_counts_replicas_only_for_entries_of_its_own_term() {
             term: 3,
             success: true,
             match_index: 2,
+            round: Ext(0),
         },
         300,
     );
@@ -788,6 +808,7 @@ fn rule_leader_counts_replicas_only_for_entries_of_its_own_term() {
             term: 3,
             success: true,
             match_index: 3,
+            round: Ext(0),
         },
         320,
     );
@@ -806,6 +827,7 @@ fn rule_leader_counts_replicas_only_for_entries_of_its_own_term() {
             term: 3,
             success: true,
             match_index: 2,
+            round: Ext(0),
         },
         300,
     );
@@ -826,6 +848,7 @@ fn rule_on_refusal_the_leader_backs_up_next_index_and_retries() {
             term: 2,
             success: false,
             match_index: 9,
+            round: Ext(0),
         },
         300,
     );
@@ -837,6 +860,7 @@ fn rule_on_refusal_the_leader_backs_up_next_index_and_retries() {
             term: 2,
             success: false,
             match_index: 1,
+            round: Ext(0),
         },
         310,
     );
@@ -911,6 +935,7 @@ fn pre_vote_asks_without_changing_any_term() {
             prev_log_term: 0,
             entries: vec![],
             leader_commit: 0,
+            round: Ext(0),
         },
         100,
     );
@@ -968,6 +993,7 @@ fn check_quorum_makes_a_leader_without_a_majority_step_down() {
             term: 1,
             success: true,
             match_index: 1,
+            round: Ext(0),
         },
         250,
     );
@@ -978,6 +1004,7 @@ fn check_quorum_makes_a_leader_without_a_majority_step_down() {
             term: 1,
             success: true,
             match_index: 1,
+            round: Ext(0),
         },
         260,
     );
@@ -990,6 +1017,7 @@ fn check_quorum_makes_a_leader_without_a_majority_step_down() {
             term: 1,
             success: true,
             match_index: 1,
+            round: Ext(0),
         },
         550,
     );
@@ -1064,6 +1092,7 @@ fn the_view_shows_role_term_log_and_the_election_timer() {
             prev_log_term: 2,
             entries: vec![],
             leader_commit: 1,
+            round: Ext(0),
         },
         100,
     );
@@ -1440,4 +1469,223 @@ fn leader_append_only_catches_a_leader_that_loses_an_entry() {
         "{}",
         e.explanation
     );
+}
+
+// ---------------------------------------------------------------------- read paths, transfer
+
+/// Thesis §6.4: "The leader sends a new round of heartbeats, and waits for their
+/// acknowledgments from a majority of the cluster" - and a get leaves the log alone.
+#[test]
+fn read_index_confirms_leadership_with_a_heartbeat_round_before_answering() {
+    let c = RaftConfig {
+        reads: distsim::protocols::raft::ReadPath::ReadIndex,
+        ..cfg()
+    };
+    let mut r = leader(3, &c, 1, vec![put(1, "x", "1")]);
+    // Commit the no-op of term 2 (an entry of its own term) with n2's acknowledgement.
+    deliver(
+        &mut r,
+        1,
+        RaftMsg::AppendEntriesResponse {
+            term: 2,
+            success: true,
+            match_index: 2,
+            round: Ext(1),
+        },
+        220,
+    );
+    assert_eq!(r.commit_index(), 2);
+    let len = r.log().len();
+    let cmds = client(&mut r, Op::Get { key: "x".into() }, 230);
+    assert_eq!(r.log().len(), len, "a ReadIndex get appends nothing");
+    let rounds: Vec<(NodeId, u64)> = sends(&cmds)
+        .into_iter()
+        .filter_map(|(to, m)| match m {
+            RaftMsg::AppendEntries { round, .. } => Some((to, round.0)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        rounds,
+        [(1, 2), (2, 2)],
+        "a new round (2) to every follower"
+    );
+    assert!(!cmds.iter().any(|c| matches!(c, Command::Reply { .. })));
+    // An answer to the old round 1 does not confirm the read; one to round 2 does.
+    let ack = |round| RaftMsg::AppendEntriesResponse {
+        term: 2,
+        success: true,
+        match_index: 2,
+        round: Ext(round),
+    };
+    let cmds = deliver(&mut r, 2, ack(1), 240);
+    assert!(!cmds.iter().any(|c| matches!(c, Command::Reply { .. })));
+    let cmds = deliver(&mut r, 2, ack(2), 250);
+    let replies: Vec<&ClientReply> = cmds
+        .iter()
+        .filter_map(|c| match c {
+            Command::Reply { reply, .. } => Some(reply),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        replies,
+        [&ClientReply::Ok {
+            value: Some("1".into())
+        }]
+    );
+}
+
+/// Thesis §4.2.3: "if a server receives a RequestVote request within the minimum election
+/// timeout of hearing from a current leader, it does not update its term or grant its vote";
+/// §3.10: a TimeoutNow election is exempt.
+#[test]
+fn rule_request_vote_is_ignored_while_a_leader_is_heard_unless_it_is_a_transfer() {
+    let c = RaftConfig {
+        ignore_votes_with_leader: true,
+        ..cfg()
+    };
+    let mut f = node(1, 3, &c, 1, None, vec![]);
+    deliver(
+        &mut f,
+        0,
+        RaftMsg::AppendEntries {
+            term: 1,
+            leader_id: 0,
+            prev_log_index: 0,
+            prev_log_term: 0,
+            entries: vec![],
+            leader_commit: 0,
+            round: Ext(0),
+        },
+        10,
+    );
+    let rv = |transfer| RaftMsg::RequestVote {
+        term: 5,
+        candidate_id: 2,
+        last_log_index: 0,
+        last_log_term: 0,
+        transfer: Ext(transfer),
+    };
+    let cmds = deliver(&mut f, 2, rv(false), 20);
+    assert!(sends(&cmds).is_empty(), "ignored: no answer");
+    assert_eq!(f.current_term(), 1, "ignored: the term is not adopted");
+    let cmds = deliver(&mut f, 2, rv(true), 30);
+    assert_eq!(
+        sends(&cmds),
+        [(
+            2,
+            RaftMsg::RequestVoteResponse {
+                term: 5,
+                vote_granted: true
+            }
+        )]
+    );
+    // Without the option the same request deposes: term adopted, vote granted.
+    let mut g = node(1, 3, &cfg(), 1, None, vec![]);
+    deliver(&mut g, 2, rv(false), 20);
+    assert_eq!(g.current_term(), 5);
+}
+
+/// Thesis §3.10: TimeoutNow "has the same effect as the target server's election timer
+/// firing: the target server starts a new election".
+#[test]
+fn timeout_now_starts_an_election_at_once_marked_as_a_transfer() {
+    let c = RaftConfig {
+        pre_vote: true,
+        ..cfg()
+    };
+    let mut f = node(2, 3, &c, 3, None, vec![]);
+    let cmds = deliver(&mut f, 0, RaftMsg::TimeoutNow { term: 3 }, 10);
+    assert_eq!(f.role(), Role::Candidate, "no PreVote first");
+    assert_eq!(f.current_term(), 4);
+    let asks: Vec<bool> = sends(&cmds)
+        .into_iter()
+        .filter_map(|(_, m)| match m {
+            RaftMsg::RequestVote { transfer, .. } => Some(transfer.0),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(asks, [true, true]);
+    // A stale TimeoutNow (older term) changes nothing.
+    let mut g = node(2, 3, &c, 3, None, vec![]);
+    assert!(deliver(&mut g, 0, RaftMsg::TimeoutNow { term: 2 }, 10).is_empty());
+    assert_eq!(g.role(), Role::Follower);
+}
+
+fn violations_of(text: &str, path: &str) -> Vec<String> {
+    let mut l =
+        registry::load(text, path, &RunOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    l.sim.run_until(l.info.duration);
+    l.sim
+        .violations()
+        .iter()
+        .map(|v| v.invariant.clone())
+        .collect()
+}
+
+/// Thesis §6.4.1: a lease "assumes a bound on clock drift". Past the bound the history is not
+/// linearizable; the same run with ReadIndex is.
+#[test]
+fn lease_reads_under_excessive_drift_are_caught_and_read_index_is_not_fooled() {
+    let path = "scenarios/raft/lease-drift.ron";
+    let text = distsim::bundled::get(path).expect("bundled");
+    let v = violations_of(text, path);
+    assert!(v.contains(&"Linearizability".to_string()), "{v:?}");
+    assert!(v.contains(&"Lease Exclusivity".to_string()), "{v:?}");
+    let ri = text.replace("reads: Lease,", "reads: ReadIndex,");
+    assert_ne!(ri, text);
+    assert_eq!(violations_of(&ri, path), Vec::<String>::new());
+    // Within the bound (no drift) the lease run is linearizable too.
+    let calm = text.replace("500000)", "0)");
+    assert_eq!(violations_of(&calm, path), Vec::<String>::new());
+}
+
+/// CheckQuorum alone lets a server that hears no heartbeats depose the leader; with
+/// ignore_votes_with_leader it does not.
+#[test]
+fn check_quorum_alone_still_lets_a_disruptive_server_depose_the_leader() {
+    let step_downs = |text: &str, path: &str| {
+        let mut l = registry::load(text, path, &RunOptions::default()).unwrap();
+        l.sim.run_until(l.info.duration);
+        l.sim.metrics().counter("step_downs")
+    };
+    let path = "scenarios/raft/disruptive-one-way-defended.ron";
+    let text = distsim::bundled::get(path).expect("bundled");
+    assert_eq!(step_downs(text, path), 0);
+    let alone = text.replace(
+        "ignore_votes_with_leader: true",
+        "ignore_votes_with_leader: false",
+    );
+    assert_ne!(alone, text);
+    assert!(step_downs(&alone, path) >= 1);
+}
+
+const READ_PATHS: [(&str, &str); 3] = [
+    ("config: (),", "config: (reads: ReadIndex),"),
+    (
+        "config: (),",
+        "config: (reads: ReadIndex, follower_reads: true),",
+    ),
+    (
+        "config: (),",
+        "config: (reads: Lease, ignore_votes_with_leader: true, check_quorum: true),",
+    ),
+];
+
+/// Each read path under crashes, restarts, partitions and loss: invariants after every event,
+/// linearizability of the client history, liveness after healing. Leases run without pauses:
+/// a paused node's clock stops, which no lease survives.
+#[test]
+fn each_read_path_survives_random_faults_linearizably_and_heals() {
+    let file = "scenarios/raft/chaos.ron";
+    let base = distsim::bundled::get(file).expect("bundled");
+    for (from, to) in READ_PATHS {
+        let mut text = base.replace(from, to);
+        if to.contains("Lease") {
+            text = text.replace("pause: true", "pause: false");
+        }
+        assert_ne!(text, base);
+        sweep_with_liveness(&text, file, 0..200, &format!(" (after setting {to})"));
+    }
 }

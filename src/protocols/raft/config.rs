@@ -1,8 +1,34 @@
-//! Raft's options: timing, the two optional extensions of Ongaro's thesis, and the bug
+//! Raft's options: timing, the optional extensions of Ongaro's thesis (read paths, leadership
+//! transfer, PreVote, CheckQuorum, ignoring RequestVote while a leader is known), and the bug
 //! variants a class can switch on to see why a rule exists.
 
 use crate::sim::SimTime;
 use serde::{Deserialize, Serialize};
+
+/// How the leader serves a `get` (thesis §6.4).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReadPath {
+    /// Through the log like a write: answered when the entry is applied (§8).
+    #[default]
+    Log,
+    /// ReadIndex (§6.4): the leader notes its commit index, confirms it still leads with a
+    /// heartbeat round acknowledged by a majority, and answers once it has applied that far.
+    ReadIndex,
+    /// Lease (§6.4.1): while a heartbeat round acknowledged by a majority started less than a
+    /// lease ago (measured on the leader's own, possibly drifting, clock), the leader answers
+    /// at once; otherwise as ReadIndex. Needs `ignore_votes_with_leader`.
+    Lease,
+}
+
+/// A leadership transfer scheduled in the scenario (there is no user action for it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transfer {
+    /// From this time on, the leader starts the transfer at its next heartbeat.
+    pub at: SimTime,
+    /// The target, numbered from 1.
+    pub to: usize,
+}
 
 /// The `config: (...)` of a Raft scenario. Every field has a default, so `config: ()` is the
 /// paper's algorithm with typical LAN timing.
@@ -31,6 +57,27 @@ pub struct RaftConfig {
     /// Thesis §6.2: a leader that has not heard from a majority within an election timeout
     /// steps down, so a leader cut off in a minority stops accepting requests.
     pub check_quorum: bool,
+    /// Thesis §4.2.3: "if a server receives a RequestVote request within the minimum election
+    /// timeout of hearing from a current leader, it does not update its term or grant its
+    /// vote". A server that hears no heartbeats (a one-way cut, a removed server) then cannot
+    /// depose a leader the others still hear; CheckQuorum alone does not stop it. Elections
+    /// started by `TimeoutNow` (leadership transfer) are exempt. A restarted server counts as
+    /// having just heard a leader: it may have, just before it crashed.
+    pub ignore_votes_with_leader: bool,
+    /// How a `get` is served (thesis §6.4). `Log` (the default) appends it like a write.
+    pub reads: ReadPath,
+    /// With `reads: ReadIndex` or `Lease`: a follower serves a get itself after asking the
+    /// leader for a read index and applying up to it (thesis §6.4: "followers could help
+    /// offload the processing of read-only queries"), instead of redirecting.
+    pub follower_reads: bool,
+    /// With `reads: Lease`: the largest clock drift, in parts per million, that the lease is
+    /// safe against. The lease lasts `election_timeout_min * (1e6 - b) / (1e6 + b)`: a leader's
+    /// clock slow by `b` holds it no longer, in real time, than a follower's clock fast by `b`
+    /// waits before it will vote again (`ignore_votes_with_leader`).
+    pub lease_drift_bound_ppm: u64,
+    /// Scheduled leadership transfers (thesis §3.10): the leader at time `at` hands over to
+    /// server `to` (numbered from 1, as `n1`, `n2`, ...) at its next heartbeat.
+    pub transfers: Vec<Transfer>,
     /// BUG (Figure 8): the leader counts replicas of entries from *previous* terms to decide
     /// commitment, instead of only entries of its current term (§5.4.2).
     pub commit_previous_term_by_count: bool,
@@ -62,6 +109,11 @@ impl Default for RaftConfig {
             noop_on_election: true,
             pre_vote: false,
             check_quorum: false,
+            ignore_votes_with_leader: false,
+            reads: ReadPath::Log,
+            follower_reads: false,
+            lease_drift_bound_ppm: 50_000,
+            transfers: Vec::new(),
             commit_previous_term_by_count: false,
             forget_vote_on_restart: false,
             skip_up_to_date_check: false,
@@ -103,7 +155,43 @@ impl RaftConfig {
                 self.max_entries_per_append
             ));
         }
+        if self.reads == ReadPath::Lease && !self.ignore_votes_with_leader {
+            return Err(
+                "reads: Lease needs ignore_votes_with_leader: true (otherwise a \
+                        candidate can be elected while the old leader's lease runs)"
+                    .into(),
+            );
+        }
+        if self.lease_drift_bound_ppm >= 1_000_000 {
+            return Err(format!(
+                "expected lease_drift_bound_ppm below 1000000, got {}",
+                self.lease_drift_bound_ppm
+            ));
+        }
+        if self.follower_reads && self.reads == ReadPath::Log {
+            return Err("follower_reads needs reads: ReadIndex or Lease".into());
+        }
+        for t in &self.transfers {
+            if t.to == 0 || t.to > nodes {
+                return Err(format!(
+                    "expected a transfer target between 1 and {nodes}, got {}",
+                    t.to
+                ));
+            }
+        }
+        if self.transfers.windows(2).any(|w| w[1].at < w[0].at) {
+            return Err("expected transfers in order of their times".into());
+        }
         Ok(())
+    }
+
+    /// How long a lease lasts on the leader's clock (see `lease_drift_bound_ppm`), a little less
+    /// than the minimum election timeout.
+    pub fn lease_duration(&self) -> SimTime {
+        let b = self.lease_drift_bound_ppm;
+        self.election_timeout_min
+            .scale(1_000_000 - b, 1_000_000 + b)
+            .saturating_sub(SimTime::from_micros(1))
     }
 
     /// The bug switches that are on, for notes and reports.

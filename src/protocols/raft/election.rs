@@ -1,4 +1,5 @@
-//! Leader election (§5.2, §5.4.1): RequestVote, and PreVote (thesis §9.6).
+//! Leader election (§5.2, §5.4.1): RequestVote, PreVote (thesis §9.6), and ignoring
+//! RequestVote while a leader is known (thesis §4.2.3).
 
 use super::{Index, Raft, RaftMsg, Role, Term};
 use crate::sim::{Ctx, NodeId};
@@ -12,10 +13,25 @@ impl Raft {
         (last_log_term, last_log_index) >= (self.last_log_term(), self.last_log_index())
     }
 
+    /// `ignore_votes_with_leader`: the RequestVote below is ignored, its term not adopted (also
+    /// what the Higher Term Adopted checker's ghost variable skips).
+    pub(super) fn ignores_vote(&self, term: Term, transfer: bool) -> bool {
+        self.cfg.ignore_votes_with_leader
+            && term > self.current_term
+            && !transfer
+            && (self.role == Role::Leader || self.leader_recent)
+    }
+
     /// RequestVote receiver (Figure 2):
     /// 1. Reply false if term < currentTerm.
     /// 2. If votedFor is null or candidateId, and candidate's log is at least as up-to-date as
     ///    receiver's log, grant vote.
+    ///
+    /// With `ignore_votes_with_leader` (thesis §4.2.3): "if a server receives a RequestVote
+    /// request within the minimum election timeout of hearing from a current leader, it does
+    /// not update its term or grant its vote" (it does not answer either, as in etcd); a leader
+    /// hears itself. A transfer's election (`transfer`, thesis §3.10) is exempt.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn handle_request_vote(
         &mut self,
         from: NodeId,
@@ -23,8 +39,17 @@ impl Raft {
         candidate_id: NodeId,
         last_log_index: Index,
         last_log_term: Term,
+        transfer: bool,
         ctx: &mut Ctx<Self>,
     ) {
+        if self.ignores_vote(term, transfer) {
+            ctx.note(format!(
+                "ignores RequestVote from n{} for term {term}: a leader was heard recently",
+                candidate_id + 1
+            ));
+            ctx.count("votes_ignored", 1);
+            return;
+        }
         if term > self.current_term {
             self.become_follower(term, None, ctx);
         }
@@ -122,7 +147,7 @@ impl Raft {
         }
         self.votes.insert(from);
         if self.votes.len() >= self.majority() {
-            self.become_candidate(ctx);
+            self.become_candidate(false, ctx);
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::sim::client::ClientRef;
 use crate::sim::{Message, NodeId};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 /// A log index: entries are numbered from 1; 0 means "before the first entry".
@@ -68,6 +69,20 @@ impl LogEntry {
     }
 }
 
+/// A message field added with an option (read rounds, leadership transfer). It is hashed only
+/// when it differs from its default, so a run that never uses the option hashes its messages,
+/// and so its trace digest, exactly as before the field existed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ext<T>(pub T);
+
+impl<T: Hash + Default + PartialEq> Hash for Ext<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        if self.0 != T::default() {
+            self.0.hash(state);
+        }
+    }
+}
+
 /// Raft's RPCs as messages. Requests carry the sender's term; every response carries the
 /// responder's term so a stale sender learns it must step down (§5.1).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -79,6 +94,9 @@ pub enum RaftMsg {
         /// Index and term of the candidate's last entry: the election restriction (§5.4.1).
         last_log_index: Index,
         last_log_term: Term,
+        /// Thesis §3.10: the election was started by `TimeoutNow`, so voters grant it even if
+        /// they heard from a leader recently (etcd's `CampaignTransfer`).
+        transfer: Ext<bool>,
     },
     RequestVoteResponse {
         term: Term,
@@ -108,6 +126,10 @@ pub enum RaftMsg {
         /// Empty for a heartbeat.
         entries: Vec<LogEntry>,
         leader_commit: Index,
+        /// With `reads: ReadIndex` or `Lease`: the leader's latest heartbeat round, started at or
+        /// before this message was sent. An answer echoing it proves the follower still took
+        /// this server for its leader after the round began (0: no rounds are counted).
+        round: Ext<u64>,
     },
     AppendEntriesResponse {
         term: Term,
@@ -117,6 +139,27 @@ pub enum RaftMsg {
         /// follower's last index, so the leader can skip back further than one entry (§5.3's
         /// suggested optimization, in its simplest form).
         match_index: Index,
+        /// The `round` of the AppendEntries answered.
+        round: Ext<u64>,
+    },
+    /// Follower reads (thesis §6.4): a follower asks the leader for a read index.
+    ReadIndex {
+        term: Term,
+        /// The follower's number for this read, echoed in the answer.
+        read_id: u64,
+    },
+    /// The leader's commit index once it has confirmed, by a heartbeat round acknowledged by a
+    /// majority, that it still led after the request arrived.
+    ReadIndexResponse {
+        term: Term,
+        read_id: u64,
+        read_index: Index,
+    },
+    /// Leadership transfer (thesis §3.10): "the prior leader sends a TimeoutNow request to the
+    /// target server. This request has the same effect as the target server's election timer
+    /// firing".
+    TimeoutNow {
+        term: Term,
     },
 }
 
@@ -124,7 +167,8 @@ impl RaftMsg {
     /// The term Figure 2's rule for all servers obliges the receiver to adopt if it is newer:
     /// "If RPC request or response contains term T > currentTerm: set currentTerm = T,
     /// convert to follower (§5.1)". A PreVote and a granted PreVoteResponse carry the
-    /// pre-candidate's next term, which nobody adopts (thesis §9.6).
+    /// pre-candidate's next term, which nobody adopts (thesis §9.6); a RequestVote ignored
+    /// while a leader is known is the other exception (thesis §4.2.3, see `Raft::ignores_vote`).
     pub fn term_to_adopt(&self) -> Option<Term> {
         match *self {
             RaftMsg::PreVote { .. } => None,
@@ -133,7 +177,10 @@ impl RaftMsg {
             | RaftMsg::RequestVote { term, .. }
             | RaftMsg::RequestVoteResponse { term, .. }
             | RaftMsg::AppendEntries { term, .. }
-            | RaftMsg::AppendEntriesResponse { term, .. } => Some(term),
+            | RaftMsg::AppendEntriesResponse { term, .. }
+            | RaftMsg::ReadIndex { term, .. }
+            | RaftMsg::ReadIndexResponse { term, .. }
+            | RaftMsg::TimeoutNow { term } => Some(term),
         }
     }
 }
@@ -147,6 +194,9 @@ impl Message for RaftMsg {
             RaftMsg::PreVoteResponse { .. } => "PreVoteResponse",
             RaftMsg::AppendEntries { .. } => "AppendEntries",
             RaftMsg::AppendEntriesResponse { .. } => "AppendEntriesResponse",
+            RaftMsg::ReadIndex { .. } => "ReadIndex",
+            RaftMsg::ReadIndexResponse { .. } => "ReadIndexResponse",
+            RaftMsg::TimeoutNow { .. } => "TimeoutNow",
         }
     }
     fn label(&self) -> String {
@@ -155,8 +205,12 @@ impl Message for RaftMsg {
                 term,
                 last_log_index,
                 last_log_term,
+                transfer,
                 ..
-            } => format!("RequestVote t{term} last {last_log_index}@t{last_log_term}"),
+            } => format!(
+                "RequestVote t{term} last {last_log_index}@t{last_log_term}{}",
+                if transfer.0 { " (transfer)" } else { "" }
+            ),
             RaftMsg::RequestVoteResponse { term, vote_granted } => {
                 format!("vote t{term} {}", if *vote_granted { "yes" } else { "no" })
             }
@@ -178,18 +232,24 @@ impl Message for RaftMsg {
                 prev_log_term,
                 entries,
                 leader_commit,
+                round,
                 ..
             } => {
+                let r = if round.0 > 0 {
+                    format!(" round {}", round.0)
+                } else {
+                    String::new()
+                };
                 if entries.is_empty() {
                     format!(
-                        "heartbeat t{term} prev {prev_log_index}@t{prev_log_term} commit {leader_commit}"
+                        "heartbeat t{term} prev {prev_log_index}@t{prev_log_term} commit {leader_commit}{r}"
                     )
                 } else {
                     let shown: Vec<String> =
                         entries.iter().take(3).map(|e| e.command.label()).collect();
                     let more = if entries.len() > 3 { ", ..." } else { "" };
                     format!(
-                        "AppendEntries t{term} prev {prev_log_index}@t{prev_log_term} [{}{more}] commit {leader_commit}",
+                        "AppendEntries t{term} prev {prev_log_index}@t{prev_log_term} [{}{more}] commit {leader_commit}{r}",
                         shown.join(", ")
                     )
                 }
@@ -198,14 +258,27 @@ impl Message for RaftMsg {
                 term,
                 success,
                 match_index,
+                round,
             } => format!(
-                "append t{term} {} {match_index}",
+                "append t{term} {} {match_index}{}",
                 if *success {
                     "ok, match"
                 } else {
                     "refused, last"
+                },
+                if round.0 > 0 {
+                    format!(" round {}", round.0)
+                } else {
+                    String::new()
                 }
             ),
+            RaftMsg::ReadIndex { term, read_id } => format!("ReadIndex t{term} #{read_id}"),
+            RaftMsg::ReadIndexResponse {
+                term,
+                read_id,
+                read_index,
+            } => format!("read index t{term} #{read_id} = {read_index}"),
+            RaftMsg::TimeoutNow { term } => format!("TimeoutNow t{term}"),
         }
     }
 }

@@ -31,7 +31,20 @@
 //!                └───────────────────discovers server with higher term────────────┘
 //! ```
 //!
-//! The properties of Figure 3 are checked after every event, one file each in `invariants/`.
+//! Options from Ongaro's thesis, each off by default:
+//! - read paths (§6.4, `reads.rs`): ReadIndex (note the commit index, confirm leadership with a
+//!   heartbeat round acknowledged by a majority, answer once applied that far), follower reads
+//!   via ReadIndex, and lease reads (answer at once while a confirmed round is younger than a
+//!   lease measured on the leader's own clock, shorter than the minimum election timeout by a
+//!   drift bound);
+//! - leadership transfer (§3.10, `transfer.rs`): stop taking requests, catch the target up,
+//!   send `TimeoutNow`; the target campaigns at once;
+//! - ignoring RequestVote within the minimum election timeout of hearing a leader (§4.2.3),
+//!   which together with CheckQuorum keeps a server that hears no heartbeats from deposing the
+//!   leader.
+//!
+//! The properties of Figure 3 are checked after every event, one file each in `invariants/`,
+//! and Lease Exclusivity with lease reads.
 //! Four bug switches in [`RaftConfig`] each remove one rule so a class can watch a property
 //! break.
 
@@ -40,11 +53,16 @@ mod election;
 pub mod invariants;
 mod kv;
 mod message;
+mod reads;
 mod replication;
+mod transfer;
 
-pub use config::RaftConfig;
+pub use config::{RaftConfig, ReadPath, Transfer};
 pub use kv::KvStore;
-pub use message::{Index, KvCommand, LogEntry, RaftMsg, Term};
+pub use message::{Ext, Index, KvCommand, LogEntry, RaftMsg, Term};
+
+use reads::{FollowerRead, PendingRead};
+use transfer::TransferState;
 
 use crate::sim::{
     ClientRequest, Ctx, EntryView, Gauge, Invariant, NodeId, NodeView, Protocol, SimTime,
@@ -84,6 +102,14 @@ pub enum RaftTimer {
     Heartbeat,
     /// Leaders with `check_quorum`: time to check that a majority answered lately.
     CheckQuorum,
+    /// Leaders with `reads: Lease`: the lease of this heartbeat round ends (set when the round
+    /// starts, so it runs on the leader's clock).
+    Lease(u64),
+    /// With `ignore_votes_with_leader`: the minimum election timeout since a leader was last
+    /// heard has passed; RequestVote is considered again.
+    LeaderContact,
+    /// Leaders transferring leadership: give up the transfer (thesis §3.10).
+    TransferTimeout,
 }
 
 /// Figure 2's "persistent state on all servers", updated on stable storage before responding.
@@ -144,6 +170,33 @@ pub struct Raft {
     /// — a request or response other than a PreVote or a granted PreVoteResponse, whose terms
     /// are in the sender's future (§9.6). See [`invariants::HigherTermAdopted`].
     term_heard: Term,
+
+    // Read paths (thesis §6.4); only used with `reads: ReadIndex` or `Lease`.
+    /// The leader's latest heartbeat round (0: none yet in this term).
+    round: u64,
+    /// For each server, the highest round it acknowledged (the leader's own: its latest).
+    acked_round: Vec<u64>,
+    /// Leaders: reads waiting for their round to be acknowledged by a majority.
+    pending_reads: Vec<PendingRead>,
+    /// Leaders with leases: the rounds whose `Lease` timer has not fired yet.
+    lease_rounds: BTreeSet<u64>,
+    /// Leaders: a transfer was started in this term, so no lease is trusted until the term
+    /// ends (the target may be elected without anyone's election timeout running out).
+    lease_forfeited: bool,
+    /// Followers with `follower_reads`: gets waiting for the leader's read index or for this
+    /// server to apply up to it.
+    follower_reads: Vec<FollowerRead>,
+    /// Followers: the number of the last ReadIndex request sent.
+    next_read_id: u64,
+    /// `ignore_votes_with_leader`: a leader was heard less than the minimum election timeout
+    /// ago, measured by the `LeaderContact` timer on this server's own clock.
+    leader_recent: bool,
+
+    // Leadership transfer (thesis §3.10).
+    /// Leaders: the transfer in progress; client requests are refused meanwhile.
+    transfer: Option<TransferState>,
+    /// Leaders: how many scheduled transfers were already due or done (not replayed).
+    next_transfer: usize,
     /// What the engine's copy of this server's view was last brought up to date with.
     view_mark: ViewMark,
 }
@@ -199,6 +252,16 @@ impl Raft {
             match_index: vec![0; ctx.nodes],
             recent_active: BTreeSet::new(),
             term_heard: 0,
+            round: 0,
+            acked_round: vec![0; ctx.nodes],
+            pending_reads: Vec::new(),
+            lease_rounds: BTreeSet::new(),
+            lease_forfeited: false,
+            follower_reads: Vec::new(),
+            next_read_id: 0,
+            leader_recent: false,
+            transfer: None,
+            next_transfer: 0,
             view_mark: ViewMark::default(),
         };
         me.reset_election_timer(ctx);
@@ -221,6 +284,18 @@ impl Raft {
             .field("commitIndex", self.commit_index)
             .field("lastApplied", self.last_applied)
             .field("leader", opt(self.leader_id));
+        if self.cfg.reads == ReadPath::Lease && self.role == Role::Leader {
+            v = v.field("lease", if self.holds_lease() { "held" } else { "-" });
+        }
+        if !self.pending_reads.is_empty() || !self.follower_reads.is_empty() {
+            v = v.field(
+                "reads waiting",
+                self.pending_reads.len() + self.follower_reads.len(),
+            );
+        }
+        if let Some(t) = &self.transfer {
+            v = v.field("transferring to", format!("n{}", t.target + 1));
+        }
         if !self.kv.is_empty() {
             let kv: Vec<String> = self.kv.iter().map(|(k, v)| format!("{k}={v}")).collect();
             v = v.field("kv", kv.join(" "));
@@ -363,11 +438,28 @@ impl Raft {
         self.leader_id = leader;
         self.votes.clear();
         self.recent_active.clear();
+        self.clear_leader_state(ctx);
         // A leader had no election timer. A follower or candidate keeps the one it has: Figure 2
         // resets it only on AppendEntries from the current leader or on granting a vote.
         if was == Role::Leader || self.election_timer.is_none() {
             self.reset_election_timer(ctx);
         }
+    }
+
+    /// Forgets what only a leader keeps for reads and transfers (pending reads are dropped:
+    /// their clients time out and retry), and the follower reads that never got a read index.
+    fn clear_leader_state(&mut self, ctx: &mut Ctx<Self>) {
+        for r in std::mem::take(&mut self.lease_rounds) {
+            ctx.cancel_timer(RaftTimer::Lease(r));
+        }
+        if self.transfer.take().is_some() {
+            ctx.cancel_timer(RaftTimer::TransferTimeout);
+        }
+        self.pending_reads.clear();
+        self.round = 0;
+        self.acked_round = vec![0; self.nodes];
+        self.lease_forfeited = false;
+        self.follower_reads.retain(|r| r.read_index.is_some());
     }
 
     /// PreVote: asks for votes in `current_term + 1` without changing any term.
@@ -379,10 +471,11 @@ impl Raft {
         self.role = Role::PreCandidate;
         self.leader_id = None;
         self.votes = BTreeSet::from([self.id]);
+        self.clear_leader_state(ctx);
         self.reset_election_timer(ctx);
         ctx.count("pre_votes", 1);
         if self.votes.len() >= self.majority() {
-            self.become_candidate(ctx);
+            self.become_candidate(false, ctx);
             return;
         }
         ctx.broadcast(RaftMsg::PreVote {
@@ -394,8 +487,9 @@ impl Raft {
     }
 
     /// "On conversion to candidate, start election: increment currentTerm, vote for self,
-    /// reset election timer, send RequestVote RPCs to all other servers."
-    fn become_candidate(&mut self, ctx: &mut Ctx<Self>) {
+    /// reset election timer, send RequestVote RPCs to all other servers." `transfer`: started by
+    /// TimeoutNow (thesis §3.10), which the RequestVotes say.
+    fn become_candidate(&mut self, transfer: bool, ctx: &mut Ctx<Self>) {
         assert!(
             self.role != Role::Leader,
             "invalid transition [leader -> candidate]"
@@ -406,6 +500,7 @@ impl Raft {
         self.role = Role::Candidate;
         self.leader_id = None;
         self.votes = BTreeSet::from([self.id]);
+        self.clear_leader_state(ctx);
         self.reset_election_timer(ctx);
         ctx.count("elections", 1);
         if self.votes.len() >= self.majority() {
@@ -417,6 +512,7 @@ impl Raft {
             candidate_id: self.id,
             last_log_index: self.last_log_index(),
             last_log_term: self.last_log_term(),
+            transfer: Ext(transfer),
         });
     }
 
@@ -434,6 +530,8 @@ impl Raft {
         self.leader_id = Some(self.id);
         self.votes.clear();
         self.recent_active.clear();
+        self.clear_leader_state(ctx);
+        self.next_transfer = self.transfers_due(ctx.now);
         self.cancel_election_timer(ctx);
         let next = self.last_log_index() + 1;
         self.next_index = vec![next; self.nodes];
@@ -446,6 +544,9 @@ impl Raft {
             self.persist(ctx);
         }
         self.match_index[self.id] = self.last_log_index();
+        if self.counts_rounds() {
+            self.start_round(ctx);
+        }
         self.broadcast_append(ctx);
         ctx.set_timer(RaftTimer::Heartbeat, self.cfg.heartbeat_interval);
         if self.cfg.check_quorum {
@@ -465,14 +566,27 @@ impl Raft {
         if self.cfg.pre_vote {
             self.become_pre_candidate(ctx);
         } else {
-            self.become_candidate(ctx);
+            self.become_candidate(false, ctx);
         }
     }
 
     fn on_heartbeat(&mut self, ctx: &mut Ctx<Self>) {
         assert!(self.role == Role::Leader, "only a leader sends heartbeats");
+        if self.counts_rounds() {
+            self.start_round(ctx);
+        }
         self.broadcast_append(ctx);
         ctx.set_timer(RaftTimer::Heartbeat, self.cfg.heartbeat_interval);
+        self.start_due_transfer(ctx);
+    }
+
+    /// `ignore_votes_with_leader`: a leader was just heard (or may have been, before a
+    /// restart); RequestVote is ignored for the minimum election timeout.
+    fn note_leader_contact(&mut self, ctx: &mut Ctx<Self>) {
+        if self.cfg.ignore_votes_with_leader {
+            self.leader_recent = true;
+            ctx.set_timer(RaftTimer::LeaderContact, self.cfg.election_timeout_min);
+        }
     }
 
     /// CheckQuorum: a leader that has not heard from a majority (itself included) during the
@@ -501,8 +615,8 @@ impl Protocol for Raft {
     type Config = RaftConfig;
 
     const NAME: &'static str = "raft";
-    const SUMMARY: &'static str =
-        "Raft consensus (Figure 2) with a key-value store, PreVote, CheckQuorum and bug switches";
+    const SUMMARY: &'static str = "Raft consensus (Figure 2) with a key-value store, ReadIndex and \
+         lease reads, leadership transfer, PreVote, CheckQuorum and bug switches";
     const MESSAGE_KINDS: &'static [&'static str] = &[
         "RequestVote",
         "RequestVoteResponse",
@@ -510,6 +624,9 @@ impl Protocol for Raft {
         "AppendEntriesResponse",
         "PreVote",
         "PreVoteResponse",
+        "ReadIndex",
+        "ReadIndexResponse",
+        "TimeoutNow",
     ];
 
     fn validate_config(cfg: &RaftConfig, nodes: usize) -> Result<(), String> {
@@ -522,6 +639,8 @@ impl Protocol for Raft {
 
     fn on_restart(cfg: &RaftConfig, durable: &RaftDurable, ctx: &mut Ctx<Self>) -> Self {
         let mut me = Raft::from_durable(cfg, durable, ctx);
+        // It may have heard a leader just before the crash: votes wait as if it had.
+        me.note_leader_contact(ctx);
         if cfg.forget_vote_on_restart && me.voted_for.is_some() {
             me.voted_for = None; // BUG: votedFor treated as volatile
             ctx.note("BUG forget_vote_on_restart: forgot its vote");
@@ -530,7 +649,9 @@ impl Protocol for Raft {
     }
 
     fn on_message(&mut self, from: NodeId, msg: RaftMsg, ctx: &mut Ctx<Self>) {
-        if let Some(term) = msg.term_to_adopt() {
+        let ignored = matches!(&msg, RaftMsg::RequestVote { term, transfer, .. }
+            if self.ignores_vote(*term, transfer.0));
+        if let Some(term) = msg.term_to_adopt().filter(|_| !ignored) {
             self.term_heard = self.term_heard.max(term);
         }
         match msg {
@@ -539,12 +660,14 @@ impl Protocol for Raft {
                 candidate_id,
                 last_log_index,
                 last_log_term,
+                transfer,
             } => self.handle_request_vote(
                 from,
                 term,
                 candidate_id,
                 last_log_index,
                 last_log_term,
+                transfer.0,
                 ctx,
             ),
             RaftMsg::RequestVoteResponse { term, vote_granted } => {
@@ -566,6 +689,7 @@ impl Protocol for Raft {
                 prev_log_term,
                 entries,
                 leader_commit,
+                round,
             } => self.handle_append_entries(
                 from,
                 term,
@@ -574,13 +698,24 @@ impl Protocol for Raft {
                 prev_log_term,
                 entries,
                 leader_commit,
+                round,
                 ctx,
             ),
             RaftMsg::AppendEntriesResponse {
                 term,
                 success,
                 match_index,
-            } => self.handle_append_entries_response(from, term, success, match_index, ctx),
+                round,
+            } => self.handle_append_entries_response(from, term, success, match_index, round, ctx),
+            RaftMsg::ReadIndex { term, read_id } => {
+                self.handle_read_index(from, term, read_id, ctx)
+            }
+            RaftMsg::ReadIndexResponse {
+                term,
+                read_id,
+                read_index,
+            } => self.handle_read_index_response(term, read_id, read_index, ctx),
+            RaftMsg::TimeoutNow { term } => self.handle_timeout_now(term, ctx),
         }
     }
 
@@ -589,6 +724,9 @@ impl Protocol for Raft {
             RaftTimer::ElectionTimeout => self.on_election_timeout(ctx),
             RaftTimer::Heartbeat => self.on_heartbeat(ctx),
             RaftTimer::CheckQuorum => self.on_check_quorum(ctx),
+            RaftTimer::Lease(round) => self.on_lease_timer(round),
+            RaftTimer::LeaderContact => self.leader_recent = false,
+            RaftTimer::TransferTimeout => self.on_transfer_timeout(ctx),
         }
     }
 
@@ -713,8 +851,8 @@ impl Protocol for Raft {
         true
     }
 
-    fn invariants(_cfg: &RaftConfig, nodes: usize) -> Vec<Box<dyn Invariant<Self>>> {
-        invariants::all(nodes)
+    fn invariants(cfg: &RaftConfig, nodes: usize) -> Vec<Box<dyn Invariant<Self>>> {
+        invariants::all(cfg, nodes)
     }
 
     /// Each live server's `commitIndex`, plotted over time: followers trail the leader,

@@ -1,7 +1,7 @@
 //! Log replication (§5.3), the commitment rule (§5.4.2), applying to the state machine, and
 //! client requests (§8).
 
-use super::{Index, KvCommand, LogEntry, Raft, RaftMsg, Role, Term};
+use super::{Ext, Index, KvCommand, LogEntry, Raft, RaftMsg, ReadPath, Role, Term};
 use crate::sim::client::{ClientReply, ClientRequest, Op};
 use crate::sim::{Ctx, NodeId};
 use std::sync::Arc;
@@ -27,6 +27,7 @@ impl Raft {
                 prev_log_term,
                 entries,
                 leader_commit: self.commit_index,
+                round: Ext(self.round),
             },
         );
     }
@@ -58,6 +59,7 @@ impl Raft {
         prev_log_term: Term,
         entries: Vec<LogEntry>,
         leader_commit: Index,
+        round: Ext<u64>,
         ctx: &mut Ctx<Self>,
     ) {
         let refuse = |me: &Self, ctx: &mut Ctx<Self>| {
@@ -67,6 +69,7 @@ impl Raft {
                     term: me.current_term,
                     success: false,
                     match_index: me.last_log_index(),
+                    round,
                 },
             );
         };
@@ -89,6 +92,7 @@ impl Raft {
         }
         self.last_leader_contact = Some(ctx.now);
         self.reset_election_timer(ctx);
+        self.note_leader_contact(ctx);
 
         if self.term_at(prev_log_index) != Some(prev_log_term) {
             refuse(self, ctx);
@@ -137,6 +141,7 @@ impl Raft {
                 term: self.current_term,
                 success: true,
                 match_index: last_new,
+                round,
             },
         );
     }
@@ -149,6 +154,7 @@ impl Raft {
         term: Term,
         success: bool,
         match_index: Index,
+        round: Ext<u64>,
         ctx: &mut Ctx<Self>,
     ) {
         if term > self.current_term {
@@ -159,12 +165,15 @@ impl Raft {
             return; // a stale answer
         }
         self.recent_active.insert(from);
+        self.acknowledge_round(from, round, ctx);
         if success {
             let m = match_index.min(self.last_log_index());
             self.match_index[from] = self.match_index[from].max(m);
             self.next_index[from] = self.next_index[from].max(m + 1);
             self.advance_commit_index(ctx);
-            if self.next_index[from] <= self.last_log_index() {
+            if self.transfer.as_ref().is_some_and(|t| t.target == from) {
+                self.continue_transfer(ctx);
+            } else if self.next_index[from] <= self.last_log_index() {
                 self.send_append(from, ctx); // more to send: keep a lagging follower moving
             }
         } else {
@@ -218,11 +227,23 @@ impl Raft {
                 ctx.reply_to_client(to, reply);
             }
         }
+        self.serve_reads(ctx);
+        self.serve_follower_reads(ctx);
     }
 
     /// Client requests: the leader appends the command to its log and replicates it; others
-    /// redirect to the leader they know of (§8).
+    /// redirect to the leader they know of (§8). With `reads: ReadIndex` or `Lease` a get is
+    /// served without the log (`reads.rs`), and with `follower_reads` by followers too. A
+    /// leader transferring its leadership refuses everything, pointing at the target (§3.10:
+    /// "the prior leader stops accepting new client requests").
     pub(super) fn handle_client_request(&mut self, req: ClientRequest, ctx: &mut Ctx<Self>) {
+        if self.cfg.follower_reads
+            && self.role != Role::Leader
+            && let Op::Get { key } = &req.op
+        {
+            self.follower_read(req.from, key.clone(), ctx);
+            return;
+        }
         if self.role != Role::Leader
             && self.cfg.stale_reads_at_followers
             && let Op::Get { key } = &req.op
@@ -241,7 +262,21 @@ impl Raft {
             );
             return;
         }
+        if let Some(t) = &self.transfer {
+            ctx.count("redirects", 1);
+            ctx.reply_to_client(
+                req.from,
+                ClientReply::Redirect {
+                    leader: Some(t.target),
+                },
+            );
+            return;
+        }
         let command = match req.op {
+            Op::Get { key } if self.cfg.reads != ReadPath::Log => {
+                self.leader_read(req.from, key, ctx);
+                return;
+            }
             Op::Get { key } => KvCommand::Get { key },
             Op::Put { key, value } => KvCommand::Put { key, value },
             Op::Cas { key, from, to } => KvCommand::Cas { key, from, to },

@@ -10,6 +10,7 @@ mod election_safety;
 mod higher_term_adopted;
 mod leader_append_only;
 mod leader_completeness;
+mod lease_exclusive;
 mod log_matching;
 mod state_machine_safety;
 
@@ -17,22 +18,28 @@ pub use election_safety::ElectionSafety;
 pub use higher_term_adopted::HigherTermAdopted;
 pub use leader_append_only::LeaderAppendOnly;
 pub use leader_completeness::LeaderCompleteness;
+pub use lease_exclusive::LeaseExclusive;
 pub use log_matching::LogMatching;
 pub use state_machine_safety::StateMachineSafety;
 
-use super::{LogEntry, Raft};
+use super::{LogEntry, Raft, RaftConfig, ReadPath};
 use crate::sim::{Invariant, NodeId, World};
 
-/// The five checkers, in the order of Figure 3, then Figure 2's term rule.
-pub fn all(nodes: usize) -> Vec<Box<dyn Invariant<Raft>>> {
-    vec![
+/// The five checkers, in the order of Figure 3, then Figure 2's term rule, and Lease
+/// Exclusivity with `reads: Lease`.
+pub fn all(cfg: &RaftConfig, nodes: usize) -> Vec<Box<dyn Invariant<Raft>>> {
+    let mut v: Vec<Box<dyn Invariant<Raft>>> = vec![
         Box::new(ElectionSafety::default()),
         Box::new(LeaderAppendOnly::new(nodes)),
         Box::new(LogMatching::new(nodes)),
         Box::new(LeaderCompleteness::new(nodes)),
         Box::new(StateMachineSafety::new(nodes)),
         Box::new(HigherTermAdopted),
-    ]
+    ];
+    if cfg.reads == ReadPath::Lease {
+        v.push(Box::new(LeaseExclusive));
+    }
+    v
 }
 
 /// A node's log: its live state's, or what it persisted while it is down.
