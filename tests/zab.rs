@@ -682,7 +682,7 @@ fn epoch_acknowledged_once_flags_one_epoch_accepted_from_two_leaders() {
         ..Default::default()
     };
     let states = [None, None, None];
-    let mut inv = EpochAckedOnce::new();
+    let mut inv = EpochAckedOnce::default();
     let mut durable = vec![ZabDurable::default(), acked(2), ZabDurable::default()];
     assert!(check_durable(&mut inv, &states, &durable, 1));
     assert!(

@@ -1260,7 +1260,7 @@ impl Protocol for Zab {
             Box::new(invariants::Integrity::default()),
             Box::new(invariants::Agreement::new(nodes)),
             Box::new(invariants::OneLeaderPerEpoch::default()),
-            Box::new(invariants::EpochAckedOnce::new()),
+            Box::new(invariants::EpochAckedOnce::default()),
             Box::new(invariants::FollowerPrefix),
             Box::new(invariants::EstablishedByQuorum::default()),
         ]

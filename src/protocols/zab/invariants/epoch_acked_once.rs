@@ -12,23 +12,10 @@ use crate::protocols::zab::Zab;
 use crate::sim::{Failure, Invariant, NodeId, World};
 use std::collections::BTreeMap;
 
+#[derive(Default)]
 pub struct EpochAckedOnce {
     /// (node, epoch) -> the leader that node accepted the epoch from.
     accepted: BTreeMap<(NodeId, u64), NodeId>,
-}
-
-impl EpochAckedOnce {
-    pub fn new() -> Self {
-        EpochAckedOnce {
-            accepted: BTreeMap::new(),
-        }
-    }
-}
-
-impl Default for EpochAckedOnce {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 impl Invariant<Zab> for EpochAckedOnce {
