@@ -269,6 +269,27 @@ fn a_follower_accepts_proposals_only_in_zxid_order() {
     );
 }
 
+/// Phase 3 (Broadcast) runs within one established epoch: a follower acknowledges only the
+/// proposals of the epoch it synchronized to. A delayed proposal of the same leader's earlier
+/// epoch whose `prev` matches the follower's last zxid is still refused.
+#[test]
+fn a_follower_ignores_a_proposal_of_an_earlier_epoch_even_when_it_fits() {
+    let mut f = synced_follower();
+    let out = on(&mut f, 1, |s, ctx| {
+        s.on_message(
+            4,
+            ZabMsg::Proposal {
+                epoch: 2,
+                txn: txn(2, 1),
+                prev: z(0, 0),
+            },
+            ctx,
+        )
+    });
+    assert!(f.durable.history.is_empty(), "{:?}", f.durable.history);
+    assert!(sends(&out).is_empty(), "{:?}", sends(&out));
+}
+
 #[test]
 fn a_follower_delivers_on_commit_in_zxid_order() {
     let mut f = synced_follower();

@@ -922,6 +922,16 @@ impl Zab {
             }
             ZabMsg::Proposal { epoch, txn, prev } if synced => {
                 if epoch != self.durable.current_epoch {
+                    // A proposal of an earlier epoch of this same leader, delayed past the
+                    // elections since: its `prev` may even match our history (an epoch in
+                    // between proposed nothing), but the history it extends is gone.
+                    if epoch < self.durable.current_epoch {
+                        ctx.note(format!(
+                            "ignores Proposal {} of epoch {epoch} (now in epoch {})",
+                            txn.zxid, self.durable.current_epoch
+                        ));
+                        ctx.count("stale_proposals_ignored", 1);
+                    }
                     return;
                 }
                 let (last, zxid) = (self.last_zxid(), txn.zxid);
