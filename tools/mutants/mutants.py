@@ -87,7 +87,8 @@ MUTANTS = [
 SWEEPS = {
     "paxos": ["scenarios/paxos/chaos.ron", "scenarios/paxos/chaos-hard.ron"],
     "multi_paxos": ["scenarios/multi_paxos/chaos.ron", "scenarios/multi_paxos/chaos-hard.ron"],
-    "raft": ["scenarios/raft/chaos.ron", "scenarios/raft/chaos-hard.ron"],
+    "raft": ["scenarios/raft/chaos.ron", "scenarios/raft/chaos-hard.ron",
+             "scenarios/raft/stale-vote-response.ron", "scenarios/raft/stale-entries-ack.ron"],
     "zab": ["scenarios/zab/chaos.ron", "scenarios/zab/chaos-hard.ron",
             "scenarios/zab/chaos-delays.ron", "scenarios/zab/old-epoch-proposal.ron"],
 }
