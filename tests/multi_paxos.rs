@@ -77,6 +77,7 @@ fn elect(
             MultiPaxosMsg::Promise {
                 ballot: b(1, 0),
                 accepted: r1,
+                decided: vec![],
             },
             ctx,
         )
@@ -87,6 +88,7 @@ fn elect(
             MultiPaxosMsg::Promise {
                 ballot: b(1, 0),
                 accepted: r2,
+                decided: vec![],
             },
             ctx,
         )
@@ -227,6 +229,260 @@ fn a_leader_that_meets_a_higher_ballot_steps_down() {
         )
     });
     assert_eq!(n.role, Role::Follower);
+}
+
+// ------------------------------------------------------------- guards and compaction
+
+fn on_at(
+    node: &mut MultiPaxos,
+    id: usize,
+    now: SimTime,
+    f: impl FnOnce(&mut MultiPaxos, &mut Ctx<MultiPaxos>),
+) -> Vec<Command<MultiPaxos>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut out = Vec::new();
+    let mut ctx = Ctx::new(id, N, now, &mut rng, &mut out);
+    f(node, &mut ctx);
+    out
+}
+
+fn ms(n: u64) -> SimTime {
+    SimTime::from_millis(n)
+}
+
+fn counted(cmds: &[Command<MultiPaxos>], name: &str) -> u64 {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Count { name: n, by } if *n == name => Some(*by),
+            _ => None,
+        })
+        .sum()
+}
+
+/// `check_quorum`: "a leader that has not heard from a majority within election_timeout_min
+/// steps down" -- and one that has, stays.
+#[test]
+fn a_leader_without_a_quorum_heard_in_a_window_steps_down() {
+    let cfg = MultiPaxosConfig {
+        check_quorum: true,
+        ..Default::default()
+    };
+    let (mut heard, _) = elect(cfg.clone(), vec![], vec![]);
+    let (mut silent, _) = elect(cfg, vec![], vec![]);
+    // Elected at 100ms; n2 and n3 answer heartbeats before the window of 150ms ends.
+    for from in [1, 2] {
+        on_at(&mut heard, 0, ms(150), |s, ctx| {
+            s.on_message(from, MultiPaxosMsg::HeartbeatAck { ballot: b(1, 0) }, ctx)
+        });
+    }
+    let tick = |n: &mut MultiPaxos| {
+        on_at(n, 0, ms(260), |s, ctx| {
+            s.on_timer(MultiPaxosTimer::Heartbeat, ctx)
+        })
+    };
+    tick(&mut heard);
+    assert!(heard.is_leader(), "two acks and itself: 3 of 5");
+    let out = tick(&mut silent);
+    assert!(!silent.is_leader());
+    assert_eq!(counted(&out, "quorum_lost"), 1);
+    // The next window starts empty: the acks of the last one do not carry over.
+    let out = on_at(&mut heard, 0, ms(420), |s, ctx| {
+        s.on_timer(MultiPaxosTimer::Heartbeat, ctx)
+    });
+    assert!(!heard.is_leader(), "{:?}", sends(&out));
+}
+
+/// `check_quorum`: a follower answers its leader's heartbeat so the leader can count it.
+#[test]
+fn with_check_quorum_a_follower_acknowledges_heartbeats() {
+    let mut n = node(2, MultiPaxosDurable::default());
+    n.cfg.check_quorum = true;
+    let out = on(&mut n, 2, |s, ctx| {
+        s.on_message(
+            4,
+            MultiPaxosMsg::Heartbeat {
+                ballot: b(1, 4),
+                decided_upto: 0,
+            },
+            ctx,
+        )
+    });
+    assert_eq!(
+        sends(&out),
+        vec![(4, MultiPaxosMsg::HeartbeatAck { ballot: b(1, 4) })]
+    );
+}
+
+/// `pre_prepare`: an election timeout asks first and changes no promise, persists nothing.
+#[test]
+fn a_pre_candidate_asks_before_raising_any_ballot() {
+    let mut n = node(3, MultiPaxosDurable::default());
+    n.cfg.pre_prepare = true;
+    let out = on(&mut n, 3, |s, ctx| {
+        s.on_timer(MultiPaxosTimer::Election, ctx)
+    });
+    assert!(matches!(n.role, Role::PreCandidate { .. }), "{:?}", n.role);
+    assert_eq!(n.durable.promised, Ballot::ZERO);
+    assert!(!out.iter().any(|c| matches!(c, Command::Persist(_))));
+    let asks = sends(&out);
+    assert_eq!(asks.len(), N - 1);
+    assert!(
+        asks.iter()
+            .all(|(_, m)| *m == MultiPaxosMsg::PrePrepare { ballot: b(1, 3) })
+    );
+    // Two yes answers and its own: a majority of 5, so Phase 1 starts with that ballot.
+    for from in [0, 1] {
+        let msg = MultiPaxosMsg::PrePromise {
+            ballot: b(1, 3),
+            granted: true,
+        };
+        on(&mut n, 3, |s, ctx| s.on_message(from, msg, ctx));
+    }
+    assert!(matches!(n.role, Role::Candidate { .. }), "{:?}", n.role);
+    assert_eq!(n.durable.promised, b(1, 3));
+}
+
+/// `pre_prepare`: "a node that has heard from a leader within election_timeout_min says no".
+#[test]
+fn a_node_that_heard_its_leader_recently_refuses_a_pre_prepare() {
+    let mut n = node(2, MultiPaxosDurable::default());
+    n.cfg.pre_prepare = true;
+    on_at(&mut n, 2, ms(100), |s, ctx| {
+        s.on_message(
+            4,
+            MultiPaxosMsg::Heartbeat {
+                ballot: b(1, 4),
+                decided_upto: 0,
+            },
+            ctx,
+        )
+    });
+    let ask = |n: &mut MultiPaxos, at: u64| {
+        let out = on_at(n, 2, ms(at), |s, ctx| {
+            s.on_message(1, MultiPaxosMsg::PrePrepare { ballot: b(2, 1) }, ctx)
+        });
+        sends(&out)
+    };
+    let no = MultiPaxosMsg::PrePromise {
+        ballot: b(2, 1),
+        granted: false,
+    };
+    assert_eq!(ask(&mut n, 200), vec![(1, no)]);
+    assert_eq!(
+        n.durable.promised,
+        Ballot::ZERO,
+        "a pre-prepare changes no promise"
+    );
+    let yes = MultiPaxosMsg::PrePromise {
+        ballot: b(2, 1),
+        granted: true,
+    };
+    assert_eq!(ask(&mut n, 260), vec![(1, yes)]);
+}
+
+/// `compact_decided`: a decision supersedes the accepted proposal, and Phase 1 reports the
+/// decision instead.
+#[test]
+fn a_compacting_acceptor_drops_decided_proposals_and_reports_decisions_in_promises() {
+    let mut n = node(2, MultiPaxosDurable::default());
+    n.cfg.compact_decided = true;
+    let v = put(0, 0, "k", "v");
+    on(&mut n, 2, |s, ctx| {
+        s.on_message(
+            0,
+            MultiPaxosMsg::Accept {
+                ballot: b(1, 0),
+                slot: 1,
+                value: v.clone(),
+            },
+            ctx,
+        )
+    });
+    on(&mut n, 2, |s, ctx| {
+        s.on_message(
+            0,
+            MultiPaxosMsg::Accept {
+                ballot: b(1, 0),
+                slot: 2,
+                value: Value::NoOp,
+            },
+            ctx,
+        )
+    });
+    let out = on(&mut n, 2, |s, ctx| {
+        s.on_message(
+            0,
+            MultiPaxosMsg::Decision {
+                decided: vec![(1, v.clone())],
+            },
+            ctx,
+        )
+    });
+    assert_eq!(counted(&out, "compacted"), 1);
+    assert!(!n.durable.accepted.contains_key(&1));
+    let out = on(&mut n, 2, |s, ctx| {
+        s.on_message(
+            3,
+            MultiPaxosMsg::Prepare {
+                ballot: b(2, 3),
+                first_unchosen: 1,
+            },
+            ctx,
+        )
+    });
+    assert_eq!(
+        sends(&out),
+        vec![(
+            3,
+            MultiPaxosMsg::Promise {
+                ballot: b(2, 3),
+                accepted: vec![(2, b(1, 0), Value::NoOp)],
+                decided: vec![(1, v)],
+            }
+        )]
+    );
+}
+
+/// The candidate learns a reported decision at once, and does not propose in that slot.
+#[test]
+fn a_candidate_learns_the_decisions_reported_in_promises() {
+    let mut n = node(0, MultiPaxosDurable::default());
+    n.cfg.compact_decided = true;
+    on(&mut n, 0, |s, ctx| {
+        s.on_timer(MultiPaxosTimer::Election, ctx)
+    });
+    let v = put(0, 0, "k", "v");
+    on(&mut n, 0, |s, ctx| {
+        s.on_message(
+            1,
+            MultiPaxosMsg::Promise {
+                ballot: b(1, 0),
+                accepted: vec![],
+                decided: vec![(1, v.clone())],
+            },
+            ctx,
+        )
+    });
+    assert_eq!(n.durable.decided.get(&1), Some(&v));
+    let out = on(&mut n, 0, |s, ctx| {
+        s.on_message(
+            2,
+            MultiPaxosMsg::Promise {
+                ballot: b(1, 0),
+                accepted: vec![],
+                decided: vec![],
+            },
+            ctx,
+        )
+    });
+    assert!(n.is_leader());
+    assert!(
+        !sends(&out)
+            .iter()
+            .any(|(_, m)| matches!(m, MultiPaxosMsg::Accept { slot: 1, .. })),
+        "{:?}",
+        sends(&out)
+    );
 }
 
 // ------------------------------------------------------------------ paper-rule tests

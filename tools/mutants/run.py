@@ -5,6 +5,7 @@ scenarios and reports caught / missed, by which check, at which first seed.
 
     python3 tools/mutants/run.py --seeds 300 [--only raft] [--mutant zab-] [--work DIR]
 
+Every sweep of the protocol is run on every mutant, and each one that catches it is listed.
 A mutant is caught when a sweep reports a violated invariant, or a missed expectation (such as
 `Healed`) on a seed where the unmutated code meets it (the baseline is swept first).
 """
@@ -73,17 +74,17 @@ def main():
         if not ok:
             rows.append((proto, name, "build failed", "-", "-"))
             continue
-        found = None
+        found = []
         for s in SWEEPS[proto]:
             fails = {k: v for k, v in sweep(binary, src, s, a.seeds).items()
                      if k not in baseline[s] or " violated at " in v}
             if fails:
                 seed = min(fails)
-                found = (os.path.basename(s), check_name(fails[seed]), seed, len(fails))
-                break
+                found.append((os.path.basename(s), check_name(fails[seed]), seed, len(fails)))
         if found:
-            rows.append((proto, name, "caught", f"{found[1]} ({found[0]})",
-                         f"first seed {found[2]}, {found[3]}/{a.seeds} seeds"))
+            rows.append((proto, name, "caught",
+                         "; ".join(f"{f[1]} ({f[0]})" for f in found),
+                         "; ".join(f"first seed {f[2]}, {f[3]}/{a.seeds}" for f in found)))
         else:
             rows.append((proto, name, "missed", "-", "-"))
         print(*rows[-1], sep=" | ", flush=True)

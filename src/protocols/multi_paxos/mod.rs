@@ -30,6 +30,8 @@
 //! has not decided itself with a no-op, ignoring the accepted values reported in promises; a
 //! command chosen under the old leader is then overwritten (Slot Agreement).
 
+mod compaction;
+mod guards;
 pub mod invariants;
 pub mod kv;
 
@@ -84,6 +86,21 @@ pub struct MultiPaxosConfig {
     /// Bug: a new leader ignores the values reported in promises and fills with no-ops.
     #[serde(default)]
     pub ignore_promised_values: bool,
+    /// A leader that has not heard from a majority (itself included) within
+    /// `election_timeout_min` steps down, so a leader cut off in a minority stops serving
+    /// (followers answer heartbeats with `HeartbeatAck` for it to count).
+    #[serde(default)]
+    pub check_quorum: bool,
+    /// Before Phase 1 with a new ballot, a node asks whether a majority would promise it
+    /// (`PrePrepare`, like Raft's PreVote). A node that has heard from a leader within
+    /// `election_timeout_min` says no, and nobody's state changes, so one stray node cannot
+    /// depose a healthy leader by raising the ballot.
+    #[serde(default)]
+    pub pre_prepare: bool,
+    /// Acceptors drop a slot's accepted proposal once the slot is decided (the decision
+    /// supersedes it) and report decided slots in `Promise` as decisions.
+    #[serde(default)]
+    pub compact_decided: bool,
 }
 
 fn default_election_min() -> SimTime {
@@ -103,6 +120,9 @@ impl Default for MultiPaxosConfig {
             election_timeout_max: default_election_max(),
             heartbeat: default_heartbeat(),
             ignore_promised_values: false,
+            check_quorum: false,
+            pre_prepare: false,
+            compact_decided: false,
         }
     }
 }
@@ -120,10 +140,12 @@ pub enum MultiPaxosMsg {
         ballot: Ballot,
         first_unchosen: Slot,
     },
-    /// Phase 1b: every proposal accepted from `first_unchosen` on.
+    /// Phase 1b: every proposal accepted from `first_unchosen` on (with `compact_decided`,
+    /// the slots known decided are reported as decisions instead).
     Promise {
         ballot: Ballot,
         accepted: Vec<Reported>,
+        decided: Vec<(Slot, Value)>,
     },
     /// Phase 2a for one slot.
     Accept {
@@ -141,6 +163,13 @@ pub enum MultiPaxosMsg {
     Heartbeat { ballot: Ballot, decided_upto: Slot },
     /// A follower asks for the decisions from `from` on.
     CatchUp { from: Slot },
+    /// `check_quorum`: a follower answers its leader's heartbeat.
+    HeartbeatAck { ballot: Ballot },
+    /// `pre_prepare`: would you promise `ballot`? Changes no state.
+    PrePrepare { ballot: Ballot },
+    /// The answer: yes only if the ballot is above the promise and no leader was heard from
+    /// within `election_timeout_min`.
+    PrePromise { ballot: Ballot, granted: bool },
 }
 
 impl Message for MultiPaxosMsg {
@@ -154,6 +183,9 @@ impl Message for MultiPaxosMsg {
             MultiPaxosMsg::Decision { .. } => "Decision",
             MultiPaxosMsg::Heartbeat { .. } => "Heartbeat",
             MultiPaxosMsg::CatchUp { .. } => "CatchUp",
+            MultiPaxosMsg::HeartbeatAck { .. } => "HeartbeatAck",
+            MultiPaxosMsg::PrePrepare { .. } => "PrePrepare",
+            MultiPaxosMsg::PrePromise { .. } => "PrePromise",
         }
     }
     fn label(&self) -> String {
@@ -162,9 +194,17 @@ impl Message for MultiPaxosMsg {
                 ballot,
                 first_unchosen,
             } => format!("prepare {ballot} from slot {first_unchosen}"),
-            MultiPaxosMsg::Promise { ballot, accepted } => {
-                format!("promise {ballot} ({} accepted)", accepted.len())
-            }
+            MultiPaxosMsg::Promise {
+                ballot,
+                accepted,
+                decided,
+            } => match decided.len() {
+                0 => format!("promise {ballot} ({} accepted)", accepted.len()),
+                d => format!(
+                    "promise {ballot} ({} accepted, {d} decided)",
+                    accepted.len()
+                ),
+            },
             MultiPaxosMsg::Accept {
                 ballot,
                 slot,
@@ -183,6 +223,14 @@ impl Message for MultiPaxosMsg {
                 decided_upto,
             } => format!("heartbeat {ballot}, decided up to #{decided_upto}"),
             MultiPaxosMsg::CatchUp { from } => format!("catch up from #{from}"),
+            MultiPaxosMsg::HeartbeatAck { ballot } => format!("heartbeat ack {ballot}"),
+            MultiPaxosMsg::PrePrepare { ballot } => format!("pre-prepare {ballot}"),
+            MultiPaxosMsg::PrePromise { ballot, granted } => {
+                format!(
+                    "pre-promise {ballot} {}",
+                    if *granted { "yes" } else { "no" }
+                )
+            }
         }
     }
 }
@@ -218,9 +266,17 @@ pub struct InFlight {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Role {
     Follower,
+    /// `pre_prepare`: asking whether a majority would promise `ballot` (nothing promised or
+    /// persisted yet); `grants` holds the yes answers, ours included.
+    PreCandidate {
+        ballot: Ballot,
+        grants: BTreeSet<NodeId>,
+    },
     /// Phase 1 in progress: promises so far, with what each reported.
     Candidate {
         promises: BTreeMap<NodeId, Vec<Reported>>,
+        /// The pre-promises that let this ballot start (empty without `pre_prepare`).
+        pre_grants: BTreeSet<NodeId>,
     },
     /// Phase 1 done for every slot: proposes in Phase 2 directly.
     Leader {
@@ -248,6 +304,12 @@ pub struct MultiPaxos {
     pub queued: Vec<ClientRequest>,
     /// The election timer, for the view's arc.
     pub election: Option<TimerView>,
+    /// When this node last heard from a leader (a heartbeat or an accept): `pre_prepare`
+    /// refuses while it is recent.
+    pub leader_heard_at: Option<SimTime>,
+    /// `check_quorum`, leader: the nodes heard from in the current window, and its start.
+    pub quorum_heard: BTreeSet<NodeId>,
+    pub quorum_since: SimTime,
     pub cfg: MultiPaxosConfig,
 }
 
@@ -263,6 +325,9 @@ impl MultiPaxos {
             waiting: BTreeMap::new(),
             queued: Vec::new(),
             election: None,
+            leader_heard_at: None,
+            quorum_heard: BTreeSet::new(),
+            quorum_since: SimTime::ZERO,
             cfg: cfg.clone(),
         };
         me.apply_decided(None);
@@ -332,8 +397,9 @@ impl MultiPaxos {
         self.arm_election(ctx);
     }
 
-    /// Phase 1 for every undecided slot, with a fresh ballot.
-    fn become_candidate(&mut self, ctx: &mut Ctx<Self>) {
+    /// Phase 1 for every undecided slot, with a fresh ballot (`pre_grants`: the
+    /// pre-promises that allowed it, empty without `pre_prepare`).
+    fn become_candidate(&mut self, pre_grants: BTreeSet<NodeId>, ctx: &mut Ctx<Self>) {
         assert!(
             !self.is_leader(),
             "invalid transition [leader -> candidate]"
@@ -345,6 +411,7 @@ impl MultiPaxos {
         self.ballot = Ballot::new(round, ctx.id);
         self.role = Role::Candidate {
             promises: BTreeMap::new(),
+            pre_grants,
         };
         self.leader = None;
         ctx.count("elections", 1);
@@ -369,6 +436,8 @@ impl MultiPaxos {
         ctx.cancel_timer(MultiPaxosTimer::Election);
         self.election = None;
         self.leader = Some(ctx.id);
+        self.quorum_heard.clear();
+        self.quorum_since = ctx.now;
         let mut best: BTreeMap<Slot, (Ballot, Value)> = BTreeMap::new();
         for (slot, b, v) in promises.into_values().flatten() {
             if best.get(&slot).is_none_or(|(have, _)| b > *have) {
@@ -458,9 +527,11 @@ impl MultiPaxos {
                 ballot,
                 first_unchosen,
             } => self.on_prepare(from, ballot, first_unchosen, ctx),
-            MultiPaxosMsg::Promise { ballot, accepted } => {
-                self.on_promise(from, ballot, accepted, ctx)
-            }
+            MultiPaxosMsg::Promise {
+                ballot,
+                accepted,
+                decided,
+            } => self.on_promise(from, ballot, accepted, decided, ctx),
             MultiPaxosMsg::Accept {
                 ballot,
                 slot,
@@ -494,6 +565,11 @@ impl MultiPaxos {
                     ctx.send(from, MultiPaxosMsg::Decision { decided });
                 }
             }
+            MultiPaxosMsg::HeartbeatAck { ballot } => self.heard_from(from, ballot),
+            MultiPaxosMsg::PrePrepare { ballot } => self.on_pre_prepare(from, ballot, ctx),
+            MultiPaxosMsg::PrePromise { ballot, granted } => {
+                self.on_pre_promise(from, ballot, granted, ctx)
+            }
         }
     }
 
@@ -523,13 +599,16 @@ impl MultiPaxos {
                 self.arm_election(ctx);
             }
         }
-        let accepted = self
-            .durable
-            .accepted
-            .range(first..)
-            .map(|(s, (b, v))| (*s, *b, v.clone()))
-            .collect();
-        self.post(from, MultiPaxosMsg::Promise { ballot, accepted }, ctx);
+        let (accepted, decided) = self.promise_report(first);
+        self.post(
+            from,
+            MultiPaxosMsg::Promise {
+                ballot,
+                accepted,
+                decided,
+            },
+            ctx,
+        );
     }
 
     fn on_promise(
@@ -537,12 +616,18 @@ impl MultiPaxos {
         from: NodeId,
         ballot: Ballot,
         accepted: Vec<Reported>,
+        decided: Vec<(Slot, Value)>,
         ctx: &mut Ctx<Self>,
     ) {
-        if ballot != self.ballot {
+        if ballot != self.ballot || !matches!(self.role, Role::Candidate { .. }) {
             return;
         }
-        let Role::Candidate { promises } = &mut self.role else {
+        // Reported decisions are learned at once: a compacted acceptor no longer holds the
+        // accepted proposal behind them.
+        for (slot, value) in decided {
+            self.decide(slot, value, ctx);
+        }
+        let Role::Candidate { promises, .. } = &mut self.role else {
             return;
         };
         promises.insert(from, accepted);
@@ -567,11 +652,21 @@ impl MultiPaxos {
         }
         if from != ctx.id {
             self.outbid(ballot, ctx);
+            if matches!(self.role, Role::PreCandidate { .. }) {
+                self.become_follower(Some(from), ctx);
+            }
             self.leader = Some(from);
+            self.leader_heard_at = Some(ctx.now);
             self.arm_election(ctx);
         }
         let same = self.durable.accepted.get(&slot) == Some(&(ballot, value.clone()));
-        if ballot > self.durable.promised || !same {
+        let compacted = self.cfg.compact_decided && self.durable.decided.contains_key(&slot);
+        if compacted {
+            if ballot > self.durable.promised {
+                self.durable.promised = ballot;
+                ctx.persist(self.durable.clone());
+            }
+        } else if ballot > self.durable.promised || !same {
             self.durable.promised = ballot;
             self.durable.accepted.insert(slot, (ballot, value));
             ctx.persist(self.durable.clone());
@@ -583,6 +678,7 @@ impl MultiPaxos {
         if ballot != self.ballot {
             return;
         }
+        self.quorum_heard.insert(from);
         let Role::Leader { in_flight, .. } = &mut self.role else {
             return;
         };
@@ -613,11 +709,18 @@ impl MultiPaxos {
             return;
         }
         self.outbid(ballot, ctx);
+        if matches!(self.role, Role::PreCandidate { .. }) {
+            self.become_follower(Some(from), ctx);
+        }
         if self.role != Role::Follower {
             return; // our own ballot: cannot happen from another node
         }
         self.leader = Some(from);
+        self.leader_heard_at = Some(ctx.now);
         self.arm_election(ctx);
+        if self.cfg.check_quorum {
+            ctx.send(from, MultiPaxosMsg::HeartbeatAck { ballot });
+        }
         let first = self.first_unchosen();
         if first <= decided_upto {
             ctx.send(from, MultiPaxosMsg::CatchUp { from: first });
@@ -630,6 +733,9 @@ impl MultiPaxos {
             return;
         }
         self.durable.decided.insert(slot, value);
+        if self.cfg.compact_decided && self.durable.accepted.remove(&slot).is_some() {
+            ctx.count("compacted", 1);
+        }
         ctx.persist(self.durable.clone());
         self.apply_decided(Some(ctx));
     }
@@ -669,6 +775,9 @@ impl Protocol for MultiPaxos {
         "Decision",
         "Heartbeat",
         "CatchUp",
+        "HeartbeatAck",
+        "PrePrepare",
+        "PrePromise",
     ];
 
     fn validate_config(cfg: &MultiPaxosConfig, nodes: usize) -> Result<(), String> {
@@ -712,12 +821,15 @@ impl Protocol for MultiPaxos {
         match timer {
             MultiPaxosTimer::Election => {
                 self.election = None;
-                if !self.is_leader() {
-                    self.become_candidate(ctx);
+                if self.is_leader() {
+                } else if self.cfg.pre_prepare {
+                    self.become_pre_candidate(ctx);
+                } else {
+                    self.become_candidate(BTreeSet::new(), ctx);
                 }
             }
             MultiPaxosTimer::Heartbeat => {
-                if self.is_leader() {
+                if self.is_leader() && self.quorum_still_heard(ctx) {
                     self.send_heartbeats(true, ctx);
                 }
             }
@@ -731,7 +843,7 @@ impl Protocol for MultiPaxos {
             return;
         }
         match &self.role {
-            Role::Follower => {
+            Role::Follower | Role::PreCandidate { .. } => {
                 let leader = self.leader;
                 ctx.reply_to_client(req.from, ClientReply::Redirect { leader });
             }
@@ -764,6 +876,7 @@ impl Protocol for MultiPaxos {
     fn view(&self) -> NodeView {
         let (role, tone) = match self.role {
             Role::Follower => ("follower", Tone::Follower),
+            Role::PreCandidate { .. } => ("pre-candidate", Tone::Candidate),
             Role::Candidate { .. } => ("candidate", Tone::Candidate),
             Role::Leader { .. } => ("leader", Tone::Leader),
         };
@@ -858,12 +971,19 @@ impl Protocol for MultiPaxos {
         true
     }
 
-    fn invariants(_cfg: &MultiPaxosConfig, nodes: usize) -> Vec<Box<dyn Invariant<Self>>> {
-        vec![
+    fn invariants(cfg: &MultiPaxosConfig, nodes: usize) -> Vec<Box<dyn Invariant<Self>>> {
+        let mut all: Vec<Box<dyn Invariant<Self>>> = vec![
             Box::new(invariants::SlotAgreement::new(nodes)),
             Box::new(invariants::StateMachineSafety::default()),
             Box::new(invariants::PromiseRespected::new(nodes)),
             Box::new(invariants::PromiseDurable::new(nodes)),
-        ]
+        ];
+        if cfg.pre_prepare {
+            all.push(Box::new(invariants::PromisedBallotPreApproved::new()));
+        }
+        if cfg.compact_decided {
+            all.push(Box::new(invariants::CompactsOnlyDecided::new(nodes)));
+        }
+        all
     }
 }

@@ -1,12 +1,16 @@
 //! Safety of the replicated log and of its acceptors, one property per file.
 
+mod compacts_only_decided;
 mod promise_durable;
 mod promise_respected;
+mod promised_ballot_pre_approved;
 mod slot_agreement;
 mod state_machine_safety;
 
+pub use compacts_only_decided::CompactsOnlyDecided;
 pub use promise_durable::PromiseDurable;
 pub use promise_respected::PromiseRespected;
+pub use promised_ballot_pre_approved::PromisedBallotPreApproved;
 pub use slot_agreement::SlotAgreement;
 pub use state_machine_safety::StateMachineSafety;
 
