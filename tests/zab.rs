@@ -7,7 +7,8 @@ use distsim::protocols::zab::invariants::{
     Agreement, EpochAckedOnce, EstablishedByQuorum, FollowerPrefix, OneLeaderPerEpoch, PrimaryOrder,
 };
 use distsim::protocols::zab::{
-    PeerState, Role, Txn, Vote, Zab, ZabConfig, ZabDurable, ZabMsg, ZabTimer, Zxid,
+    PeerState, Role, SyncMode, Txn, Vote, Zab, ZabConfig, ZabDurable, ZabMsg, ZabTimer, Zxid,
+    choose_sync,
 };
 use distsim::sim::client::History;
 use distsim::sim::{Command, Ctx, Invariant, Op, Protocol, SimTime, World};
@@ -108,7 +109,16 @@ fn a_node_joining_a_leader_reports_its_accepted_epoch() {
             ctx,
         )
     });
-    assert_eq!(sends(&out), vec![(4, ZabMsg::CEpoch { accepted_epoch: 3 })]);
+    assert_eq!(
+        sends(&out),
+        vec![(
+            4,
+            ZabMsg::CEpoch {
+                accepted_epoch: 3,
+                last_zxid: z(0, 0),
+            }
+        )]
+    );
 }
 
 #[test]
@@ -165,7 +175,7 @@ fn a_follower_refuses_a_new_epoch_below_the_one_it_accepted_and_goes_back_to_ele
 }
 
 #[test]
-fn new_leader_replaces_the_follower_history_and_sets_the_current_epoch() {
+fn trunc_drops_the_proposals_the_leader_never_had_and_sets_the_current_epoch() {
     let mut f = follower_of_4(ZabDurable {
         accepted_epoch: 2,
         current_epoch: 1,
@@ -180,7 +190,10 @@ fn new_leader_replaces_the_follower_history_and_sets_the_current_epoch() {
             4,
             ZabMsg::NewLeader {
                 epoch: 3,
-                history: vec![txn(1, 1)],
+                sync: SyncMode::Trunc {
+                    to: z(1, 1),
+                    txns: vec![],
+                },
             },
             ctx,
         )
@@ -193,6 +206,10 @@ fn new_leader_replaces_the_follower_history_and_sets_the_current_epoch() {
     assert_eq!(f.durable.current_epoch, 3);
     assert!(out.contains(&Command::Count {
         name: "discarded",
+        by: 1
+    }));
+    assert!(out.contains(&Command::Count {
+        name: "sync_trunc",
         by: 1
     }));
     assert_eq!(
@@ -220,7 +237,10 @@ fn synced_follower() -> Zab {
             4,
             ZabMsg::NewLeader {
                 epoch: 3,
-                history: vec![],
+                sync: SyncMode::Diff {
+                    after: z(0, 0),
+                    txns: vec![],
+                },
             },
             ctx,
         )
@@ -395,7 +415,16 @@ fn a_quorum_vote_decides_after_the_finalize_wait() {
     );
     let out = on(&mut n, 0, |s, ctx| s.on_timer(ZabTimer::Finalize, ctx));
     assert!(matches!(n.role, Role::Following { leader: 4, .. }));
-    assert_eq!(sends(&out), vec![(4, ZabMsg::CEpoch { accepted_epoch: 0 })]);
+    assert_eq!(
+        sends(&out),
+        vec![(
+            4,
+            ZabMsg::CEpoch {
+                accepted_epoch: 0,
+                last_zxid: z(0, 0),
+            }
+        )]
+    );
 }
 
 /// Node 0 established in epoch 1 by hand, with nodes 1 and 2 synchronized (a quorum of 3 of 5).
@@ -424,7 +453,14 @@ fn established_leader() -> Zab {
     assert!(matches!(l.role, Role::Leading(_)));
     for from in [1, 2] {
         on(&mut l, 0, |s, ctx| {
-            s.on_message(from, ZabMsg::CEpoch { accepted_epoch: 0 }, ctx)
+            s.on_message(
+                from,
+                ZabMsg::CEpoch {
+                    accepted_epoch: 0,
+                    last_zxid: z(0, 0),
+                },
+                ctx,
+            )
         });
     }
     for from in [1, 2] {
@@ -510,7 +546,14 @@ fn an_established_leader_synchronizes_a_late_follower_that_accepted_its_epoch_nu
     // back to election for ever. A quorum has acknowledged ours: synchronize it directly.
     let mut l = established_leader();
     let out = on(&mut l, 0, |s, ctx| {
-        s.on_message(3, ZabMsg::CEpoch { accepted_epoch: 1 }, ctx)
+        s.on_message(
+            3,
+            ZabMsg::CEpoch {
+                accepted_epoch: 1,
+                last_zxid: z(0, 0),
+            },
+            ctx,
+        )
     });
     assert_eq!(
         sends(&out),
@@ -518,13 +561,23 @@ fn an_established_leader_synchronizes_a_late_follower_that_accepted_its_epoch_nu
             3,
             ZabMsg::NewLeader {
                 epoch: 1,
-                history: vec![]
+                sync: SyncMode::Diff {
+                    after: z(0, 0),
+                    txns: vec![]
+                }
             }
         )]
     );
     // One that accepted an older epoch is asked to accept ours first.
     let out = on(&mut l, 0, |s, ctx| {
-        s.on_message(4, ZabMsg::CEpoch { accepted_epoch: 0 }, ctx)
+        s.on_message(
+            4,
+            ZabMsg::CEpoch {
+                accepted_epoch: 0,
+                last_zxid: z(0, 0),
+            },
+            ctx,
+        )
     });
     assert_eq!(sends(&out), vec![(4, ZabMsg::NewEpoch { epoch: 1 })]);
 }
@@ -543,7 +596,16 @@ fn a_follower_not_yet_synchronized_asks_again_when_its_leader_pings_it() {
         committed: z(0, 0),
     };
     let out = on(&mut f, 1, |s, ctx| s.on_message(4, ping.clone(), ctx));
-    assert_eq!(sends(&out), vec![(4, ZabMsg::CEpoch { accepted_epoch: 3 })]);
+    assert_eq!(
+        sends(&out),
+        vec![(
+            4,
+            ZabMsg::CEpoch {
+                accepted_epoch: 3,
+                last_zxid: z(0, 0),
+            }
+        )]
+    );
     // Once synchronized, a ping is answered with an acknowledgement instead.
     let mut f = synced_follower();
     let out = on(&mut f, 1, |s, ctx| s.on_message(4, ping, ctx));
@@ -557,6 +619,293 @@ fn a_follower_not_yet_synchronized_asks_again_when_its_leader_pings_it() {
             }
         )]
     );
+}
+
+// ------------------------------------------------------------------ synchronization modes
+
+fn zxids(h: &[Txn]) -> Vec<Zxid> {
+    h.iter().map(|t| t.zxid).collect()
+}
+
+#[test]
+fn the_leader_chooses_diff_trunc_or_snap_from_the_follower_last_zxid() {
+    // ZooKeeper's LearnerHandler.syncFollower, case by case.
+    let h = vec![txn(1, 1), txn(1, 2), txn(3, 1), txn(3, 2)];
+    let diff = |after, txns: Vec<Txn>| SyncMode::Diff { after, txns };
+    // The leader holds the follower's last zxid: DIFF, only what follows it.
+    assert_eq!(
+        choose_sync(&h, z(1, 2), 50),
+        diff(z(1, 2), vec![txn(3, 1), txn(3, 2)])
+    );
+    assert_eq!(
+        choose_sync(&h, z(3, 2), 50),
+        diff(z(3, 2), vec![]),
+        "in sync"
+    );
+    assert_eq!(choose_sync(&h, z(0, 0), 50), diff(z(0, 0), h.clone()));
+    // "Newer than committedLog, send trunc": proposals after the leader's last zxid.
+    assert_eq!(
+        choose_sync(&h, z(3, 5), 50),
+        SyncMode::Trunc {
+            to: z(3, 2),
+            txns: vec![]
+        }
+    );
+    // Diverged inside the history, at an epoch boundary: "We cannot send TRUNC that cross
+    // epoch boundary" -- SNAP.
+    assert_eq!(
+        choose_sync(&h, z(2, 4), 50),
+        SyncMode::Snap { history: h.clone() }
+    );
+    assert_eq!(
+        choose_sync(&h, z(1, 3), 50),
+        SyncMode::Snap { history: h.clone() }
+    );
+    // Diverged inside one epoch (the leader's next zxid is of the follower's epoch): truncate to
+    // the zxid before it, then the rest.
+    let gap = vec![txn(1, 1), txn(1, 3)];
+    assert_eq!(
+        choose_sync(&gap, z(1, 2), 50),
+        SyncMode::Trunc {
+            to: z(1, 1),
+            txns: vec![txn(1, 3)]
+        }
+    );
+    // Too far behind: more than snap_threshold transactions to send.
+    assert_eq!(choose_sync(&h, z(1, 1), 3), diff(z(1, 1), h[1..].to_vec()));
+    assert_eq!(
+        choose_sync(&h, z(1, 1), 2),
+        SyncMode::Snap { history: h.clone() }
+    );
+    assert_eq!(choose_sync(&h, z(3, 2), 0), diff(z(3, 2), vec![]));
+}
+
+/// Node 0 established in epoch 2 with `history` (nodes 1 and 2 held the same in epoch 1).
+fn leader_with(history: Vec<Txn>) -> Zab {
+    let durable = ZabDurable {
+        accepted_epoch: 1,
+        current_epoch: 1,
+        history: history.clone(),
+        ..Default::default()
+    };
+    let mut l = restarted(0, durable);
+    let me = Vote {
+        epoch: 1,
+        zxid: history.last().map_or(z(0, 0), |t| t.zxid),
+        leader: 0,
+    };
+    let last = me.zxid;
+    let msgs = [
+        ZabMsg::Notification {
+            round: 1,
+            vote: me,
+            state: PeerState::Looking,
+        },
+        ZabMsg::CEpoch {
+            accepted_epoch: 1,
+            last_zxid: last,
+        },
+        ZabMsg::AckEpoch {
+            epoch: 2,
+            current_epoch: 1,
+            history: history.clone(),
+        },
+        ZabMsg::AckNewLeader {
+            epoch: 2,
+            zxid: last,
+        },
+    ];
+    for (i, msg) in msgs.into_iter().enumerate() {
+        for from in [1, 2] {
+            on(&mut l, 0, |s, ctx| s.on_message(from, msg.clone(), ctx));
+        }
+        if i == 0 {
+            on(&mut l, 0, |s, ctx| s.on_timer(ZabTimer::Finalize, ctx));
+        }
+    }
+    assert!(matches!(&l.role, Role::Leading(x) if x.epoch == 2));
+    l
+}
+
+#[test]
+fn a_late_follower_is_synchronized_by_diff_or_trunc_from_the_zxid_it_reports() {
+    let h = vec![txn(1, 1), txn(1, 2), txn(1, 3)];
+    let mut l = leader_with(h.clone());
+    // It already accepted epoch 2 elsewhere: synchronized at once, from CEpoch's last zxid.
+    let out = on(&mut l, 0, |s, ctx| {
+        s.on_message(
+            3,
+            ZabMsg::CEpoch {
+                accepted_epoch: 2,
+                last_zxid: z(1, 2),
+            },
+            ctx,
+        )
+    });
+    let sync = SyncMode::Diff {
+        after: z(1, 2),
+        txns: vec![txn(1, 3)],
+    };
+    assert_eq!(sends(&out), vec![(3, ZabMsg::NewLeader { epoch: 2, sync })]);
+    // It acknowledges epoch 2 with a history longer than the leader's: TRUNC.
+    let mut longer = h.clone();
+    longer.push(txn(1, 4));
+    let out = on(&mut l, 0, |s, ctx| {
+        s.on_message(
+            4,
+            ZabMsg::AckEpoch {
+                epoch: 2,
+                current_epoch: 1,
+                history: longer,
+            },
+            ctx,
+        )
+    });
+    let sync = SyncMode::Trunc {
+        to: z(1, 3),
+        txns: vec![],
+    };
+    assert_eq!(sends(&out), vec![(4, ZabMsg::NewLeader { epoch: 2, sync })]);
+}
+
+/// Node 1 following node 4, having accepted epoch 3, with `history` from epoch 1.
+fn follower_holding(history: Vec<Txn>) -> Zab {
+    let mut f = follower_of_4(ZabDurable {
+        accepted_epoch: 2,
+        current_epoch: 1,
+        history,
+        ..Default::default()
+    });
+    on(&mut f, 1, |s, ctx| {
+        s.on_message(4, ZabMsg::NewEpoch { epoch: 3 }, ctx)
+    });
+    f
+}
+
+#[test]
+fn diff_keeps_the_follower_history_and_appends_what_follows_its_last_zxid() {
+    let mut f = follower_holding(vec![txn(1, 1)]);
+    let sync = SyncMode::Diff {
+        after: z(1, 1),
+        txns: vec![txn(1, 2), txn(1, 3)],
+    };
+    let out = on(&mut f, 1, |s, ctx| {
+        s.on_message(4, ZabMsg::NewLeader { epoch: 3, sync }, ctx)
+    });
+    assert_eq!(zxids(&f.durable.history), vec![z(1, 1), z(1, 2), z(1, 3)]);
+    assert_eq!(f.durable.current_epoch, 3);
+    assert!(out.contains(&Command::Count {
+        name: "sync_diff",
+        by: 1
+    }));
+    assert!(
+        out.iter()
+            .any(|c| matches!(c, Command::Persist(d) if d.current_epoch == 3))
+    );
+    assert!(
+        out.iter()
+            .any(|c| matches!(c, Command::Note(n) if n.starts_with("DIFF from n5")))
+    );
+    assert_eq!(
+        sends(&out),
+        vec![(
+            4,
+            ZabMsg::AckNewLeader {
+                epoch: 3,
+                zxid: z(1, 3)
+            }
+        )]
+    );
+    assert!(matches!(f.role, Role::Following { synced: true, .. }));
+    // A late copy of it, after a proposal was accepted, truncates nothing.
+    on(&mut f, 1, |s, ctx| {
+        s.on_message(
+            4,
+            ZabMsg::Proposal {
+                epoch: 3,
+                txn: txn(3, 1),
+                prev: z(1, 3),
+            },
+            ctx,
+        )
+    });
+    let sync = SyncMode::Diff {
+        after: z(1, 1),
+        txns: vec![txn(1, 2), txn(1, 3)],
+    };
+    let out = on(&mut f, 1, |s, ctx| {
+        s.on_message(4, ZabMsg::NewLeader { epoch: 3, sync }, ctx)
+    });
+    assert_eq!(f.durable.history.len(), 4);
+    assert!(!out.iter().any(|c| matches!(c, Command::Count { .. })));
+}
+
+#[test]
+fn snap_replaces_the_follower_history_with_the_leader_whole_one() {
+    let mut f = follower_holding(vec![txn(1, 1), txn(1, 2)]);
+    let history = vec![txn(1, 1), txn(2, 1), txn(2, 2)];
+    let sync = SyncMode::Snap {
+        history: history.clone(),
+    };
+    let out = on(&mut f, 1, |s, ctx| {
+        s.on_message(4, ZabMsg::NewLeader { epoch: 3, sync }, ctx)
+    });
+    assert_eq!(f.durable.history, history);
+    for (name, by) in [("sync_snap", 1), ("discarded", 1)] {
+        assert!(out.contains(&Command::Count { name, by }), "{name}");
+    }
+}
+
+#[test]
+fn a_follower_asks_again_when_a_diff_starts_from_a_zxid_it_does_not_hold() {
+    let mut f = follower_holding(vec![txn(1, 1)]);
+    let sync = SyncMode::Diff {
+        after: z(1, 2),
+        txns: vec![txn(1, 3)],
+    };
+    let out = on(&mut f, 1, |s, ctx| {
+        s.on_message(4, ZabMsg::NewLeader { epoch: 3, sync }, ctx)
+    });
+    assert_eq!(f.durable.history, vec![txn(1, 1)], "nothing applied");
+    assert!(matches!(f.role, Role::Following { synced: false, .. }));
+    assert_eq!(
+        sends(&out),
+        vec![(
+            4,
+            ZabMsg::CEpoch {
+                accepted_epoch: 3,
+                last_zxid: z(1, 1)
+            }
+        )]
+    );
+}
+
+#[test]
+fn follower_prefix_compares_the_whole_history_after_each_synchronization() {
+    // A sync that kept a transaction the leader does not hold in the middle of the history,
+    // with the right last transaction: the per-event check of the last one cannot see it.
+    let h = vec![txn(1, 1), txn(1, 2), txn(2, 1)];
+    let leader = leader_with(h.clone());
+    let mut follower = restarted(1, ZabDurable::default());
+    follower.durable.current_epoch = 2;
+    follower.durable.history = h.clone();
+    follower.role = Role::Following {
+        leader: 0,
+        synced: true,
+    };
+    follower.syncs = 1;
+    let durable = vec![ZabDurable::default(); N];
+    let mut states: Vec<Option<Zab>> = vec![None; N];
+    states[0] = Some(leader);
+    states[1] = Some(follower.clone());
+    let mut inv = FollowerPrefix::default();
+    assert!(check_durable(&mut inv, &states, &durable, 1));
+    let mut wrong = h;
+    wrong[1].op.seq = 99; // a different transaction under zxid 1.2
+    follower.durable.history = wrong;
+    follower.syncs = 2;
+    states[1] = Some(follower);
+    assert!(!check_durable(&mut inv, &states, &durable, 1));
 }
 
 // ------------------------------------------------------------------ the checkers can fail
@@ -638,7 +987,14 @@ fn one_leader_per_epoch_flags_two_established_leaders_of_one_epoch() {
         on(&mut l, id, |s, ctx| s.on_timer(ZabTimer::Finalize, ctx));
         for &from in &others {
             on(&mut l, id, |s, ctx| {
-                s.on_message(from, ZabMsg::CEpoch { accepted_epoch: 0 }, ctx)
+                s.on_message(
+                    from,
+                    ZabMsg::CEpoch {
+                        accepted_epoch: 0,
+                        last_zxid: z(0, 0),
+                    },
+                    ctx,
+                )
             });
         }
         for &from in &others {
@@ -728,11 +1084,21 @@ fn follower_prefix_flags_a_transaction_its_leader_does_not_hold() {
     let mut states: Vec<Option<Zab>> = vec![None; N];
     states[0] = Some(leader.clone());
     states[1] = Some(follower);
-    assert!(!check_durable(&mut FollowerPrefix, &states, &durable, 1));
+    assert!(!check_durable(
+        &mut FollowerPrefix::default(),
+        &states,
+        &durable,
+        1
+    ));
     let mut holds = leader;
     holds.durable.history = vec![txn(0, 5), txn(1, 1)];
     states[0] = Some(holds);
-    assert!(check_durable(&mut FollowerPrefix, &states, &durable, 1));
+    assert!(check_durable(
+        &mut FollowerPrefix::default(),
+        &states,
+        &durable,
+        1
+    ));
 }
 
 #[test]

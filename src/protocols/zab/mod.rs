@@ -15,9 +15,16 @@
 //!   leader picks `e' = max + 1` and sends `NewEpoch { e' }`. A follower accepts only an epoch
 //!   above its `accepted_epoch` (persisted), and answers `AckEpoch` with its `current_epoch`
 //!   and history; the leader adopts the most up-to-date history of the quorum.
-//! - **Phase 2, synchronization.** `NewLeader { e', history }`: the follower replaces its
-//!   history with the leader's, sets `current_epoch = e'` and answers `AckNewLeader`. With a
-//!   quorum the leader is *established*: it sends `Commit` for the whole history.
+//! - **Phase 2, synchronization.** `NewLeader { e', sync }` brings the follower's history to
+//!   the leader's in one of ZooKeeper's three modes (`LearnerHandler.syncFollower`), chosen from
+//!   the follower's last zxid (reported in `AckEpoch`, or in `CEpoch` for a late follower):
+//!   **DIFF** when the leader holds that zxid (send only the transactions after it), **TRUNC**
+//!   when the follower is ahead of the leader's whole history (drop what follows the leader's
+//!   last zxid; also when it diverges inside one epoch: truncate, then the rest), **SNAP**
+//!   otherwise — it diverged across an epoch boundary, which ZooKeeper never truncates — or when
+//!   more than `snap_threshold` transactions would have to be sent (the whole history). The
+//!   follower applies it, sets `current_epoch = e'` and answers `AckNewLeader`. With a quorum
+//!   the leader is *established*: it sends `Commit` for the whole history.
 //! - **Phase 3, broadcast.** A client command gets the next zxid `(e', n)`; the leader sends
 //!   `Proposal` to its followers, which append in zxid order and `Ack`; with a quorum of acks
 //!   it sends `Commit`, and everybody *delivers* (applies) the history prefix in zxid order.
@@ -69,6 +76,89 @@ pub struct Txn {
     pub op: ClientOp,
 }
 
+/// How the leader brings a follower's history to its own (ZooKeeper's sync modes). Each is
+/// one message here, not ZooKeeper's DIFF/TRUNC/SNAP packet followed by proposals, because our
+/// links lose and reorder messages.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum SyncMode {
+    /// The follower holds the leader's history up to `after`: append `txns`.
+    Diff { after: Zxid, txns: Vec<Txn> },
+    /// The follower holds proposals the leader never had after `to`: drop them, append `txns`.
+    Trunc { to: Zxid, txns: Vec<Txn> },
+    /// Replace the follower's history with the leader's whole one.
+    Snap { history: Vec<Txn> },
+}
+
+impl SyncMode {
+    /// The counter and the event-log word of this mode.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SyncMode::Diff { .. } => "DIFF",
+            SyncMode::Trunc { .. } => "TRUNC",
+            SyncMode::Snap { .. } => "SNAP",
+        }
+    }
+}
+
+impl fmt::Display for SyncMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SyncMode::Diff { after, txns } => write!(f, "DIFF after {after}, {} txns", txns.len()),
+            SyncMode::Trunc { to, txns } => write!(f, "TRUNC to {to}, {} txns", txns.len()),
+            SyncMode::Snap { history } => write!(f, "SNAP, {} txns", history.len()),
+        }
+    }
+}
+
+/// ZooKeeper's choice (`LearnerHandler.syncFollower`) of how to synchronize a follower whose
+/// last zxid is `peer_last` with the leader's `history`:
+/// - the leader holds `peer_last` (or it is the empty history's `0.0`): **DIFF**, the
+///   transactions after it;
+/// - `peer_last` is above the leader's last zxid: **TRUNC** to that last zxid, the follower's
+///   extra proposals were never committed ("Newer than committedLog, send trunc");
+/// - otherwise the follower holds proposals the leader never had in the middle of the leader's
+///   history: **TRUNC** to the leader's zxid just below `peer_last` and the rest after it, if
+///   the leader's next transaction is of `peer_last`'s epoch; **SNAP** if it is of a later epoch
+///   ("We cannot send TRUNC that cross epoch boundary");
+/// - and **SNAP** whenever a DIFF or TRUNC would carry more than `snap_threshold` transactions.
+pub fn choose_sync(history: &[Txn], peer_last: Zxid, snap_threshold: usize) -> SyncMode {
+    let last = last_zxid(history);
+    let snap = || SyncMode::Snap {
+        history: history.to_vec(),
+    };
+    let mode = if peer_last == Zxid::default() {
+        SyncMode::Diff {
+            after: peer_last,
+            txns: history.to_vec(),
+        }
+    } else if peer_last > last {
+        SyncMode::Trunc {
+            to: last,
+            txns: Vec::new(),
+        }
+    } else {
+        match history.binary_search_by_key(&peer_last, |t| t.zxid) {
+            Ok(i) => SyncMode::Diff {
+                after: peer_last,
+                txns: history[i + 1..].to_vec(),
+            },
+            Err(i) if history[i].zxid.epoch == peer_last.epoch => SyncMode::Trunc {
+                to: last_zxid(&history[..i]),
+                txns: history[i..].to_vec(),
+            },
+            Err(_) => return snap(),
+        }
+    };
+    match &mode {
+        SyncMode::Diff { txns, .. } | SyncMode::Trunc { txns, .. }
+            if txns.len() > snap_threshold =>
+        {
+            snap()
+        }
+        _ => mode,
+    }
+}
+
 /// A vote in the leader election: compared by epoch, then zxid, then node id.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Vote {
@@ -105,6 +195,12 @@ pub struct ZabConfig {
     /// heard from a quorum for this long, goes back to election.
     #[serde(default = "default_timeout")]
     pub timeout: SimTime,
+    /// Synchronization sends a DIFF or TRUNC only while at most this many transactions are
+    /// missing; a follower further behind gets a SNAP (ZooKeeper's committed-log window,
+    /// `zookeeper.commitLogCount`, 500 by default). 0 always sends SNAP unless nothing is
+    /// missing (ZooKeeper's `forceSnapSync`).
+    #[serde(default = "default_snap_threshold")]
+    pub snap_threshold: usize,
 }
 
 fn default_election_min() -> SimTime {
@@ -122,6 +218,9 @@ fn default_heartbeat() -> SimTime {
 fn default_timeout() -> SimTime {
     SimTime::from_millis(250)
 }
+fn default_snap_threshold() -> usize {
+    50
+}
 
 impl Default for ZabConfig {
     fn default() -> Self {
@@ -131,6 +230,7 @@ impl Default for ZabConfig {
             finalize_wait: default_finalize(),
             heartbeat: default_heartbeat(),
             timeout: default_timeout(),
+            snap_threshold: default_snap_threshold(),
         }
     }
 }
@@ -143,8 +243,12 @@ pub enum ZabMsg {
         vote: Vote,
         state: PeerState,
     },
-    /// Discovery: a follower's last accepted epoch (the paper's CEPOCH).
-    CEpoch { accepted_epoch: u64 },
+    /// Discovery: a follower's last accepted epoch (the paper's CEPOCH) and its last zxid, which
+    /// a leader already established synchronizes it from.
+    CEpoch {
+        accepted_epoch: u64,
+        last_zxid: Zxid,
+    },
     /// Discovery: the new epoch the leader proposes.
     NewEpoch { epoch: u64 },
     /// Discovery: the follower's current epoch and history (ACK-E).
@@ -153,8 +257,8 @@ pub enum ZabMsg {
         current_epoch: u64,
         history: Vec<Txn>,
     },
-    /// Synchronization: the initial history of the new epoch.
-    NewLeader { epoch: u64, history: Vec<Txn> },
+    /// Synchronization: the leader's history of the new epoch, as DIFF, TRUNC or SNAP.
+    NewLeader { epoch: u64, sync: SyncMode },
     /// Synchronization: the follower holds the initial history (ACK-LD), up to `zxid`.
     AckNewLeader { epoch: u64, zxid: Zxid },
     /// Broadcast: a new transaction; `prev` is the zxid before it in the leader's history.
@@ -190,7 +294,10 @@ impl Message for ZabMsg {
                 vote.epoch,
                 vote.zxid
             ),
-            ZabMsg::CEpoch { accepted_epoch } => format!("accepted epoch {accepted_epoch}"),
+            ZabMsg::CEpoch {
+                accepted_epoch,
+                last_zxid,
+            } => format!("accepted epoch {accepted_epoch}, last {last_zxid}"),
             ZabMsg::NewEpoch { epoch } => format!("new epoch {epoch}"),
             ZabMsg::AckEpoch {
                 epoch,
@@ -200,9 +307,7 @@ impl Message for ZabMsg {
                 "ack epoch {epoch}: current {current_epoch}, {} txns",
                 history.len()
             ),
-            ZabMsg::NewLeader { epoch, history } => {
-                format!("new leader {epoch}: {} txns", history.len())
-            }
+            ZabMsg::NewLeader { epoch, sync } => format!("new leader {epoch}: {sync}"),
             ZabMsg::AckNewLeader { epoch, zxid } => format!("ack new leader {epoch} at {zxid}"),
             ZabMsg::Proposal { txn, .. } => format!("propose {} {}", txn.zxid, txn.op),
             ZabMsg::Ack { zxid, .. } => format!("ack {zxid}"),
@@ -306,6 +411,10 @@ pub struct Zab {
     pub queued: Vec<ClientRequest>,
     /// The running election or leader-silence timer, for the view.
     pub timer: Option<TimerView>,
+    /// A ghost variable (kept for a checker, never read by the rules): how many
+    /// synchronizations (DIFF, TRUNC or SNAP) this node applied since it started, so
+    /// [`invariants::FollowerPrefix`] compares whole histories after each one.
+    pub syncs: u64,
     pub cfg: ZabConfig,
 }
 
@@ -330,6 +439,7 @@ impl Zab {
             waiting: BTreeMap::new(),
             queued: Vec::new(),
             timer: None,
+            syncs: 0,
             cfg: cfg.clone(),
         }
     }
@@ -404,6 +514,19 @@ impl Zab {
         }
     }
 
+    fn send_cepoch(&self, to: NodeId, ctx: &mut Ctx<Self>) {
+        let msg = ZabMsg::CEpoch {
+            accepted_epoch: self.durable.accepted_epoch,
+            last_zxid: self.last_zxid(),
+        };
+        ctx.send(to, msg);
+    }
+
+    /// The leader's synchronization of a follower whose last zxid is `peer_last`.
+    fn sync_for(&self, peer_last: Zxid) -> SyncMode {
+        choose_sync(&self.durable.history, peer_last, self.cfg.snap_threshold)
+    }
+
     // ------------------------------------------------------------ role changes
 
     /// Phase 0: a new election round, voting for itself.
@@ -449,12 +572,7 @@ impl Zab {
             synced: false,
         };
         self.arm_silence(ctx);
-        ctx.send(
-            leader,
-            ZabMsg::CEpoch {
-                accepted_epoch: self.durable.accepted_epoch,
-            },
-        );
+        self.send_cepoch(leader, ctx);
     }
 
     fn become_leader(&mut self, ctx: &mut Ctx<Self>) {
@@ -506,8 +624,7 @@ impl Zab {
                 && leader == from
                 && state == PeerState::Leading
             {
-                let accepted_epoch = self.durable.accepted_epoch;
-                ctx.send(from, ZabMsg::CEpoch { accepted_epoch });
+                self.send_cepoch(from, ctx);
             }
             return;
         };
@@ -641,8 +758,8 @@ impl Zab {
             LeaderStage::AwaitAckEpoch => {}
             // A late follower joins: bring it to the current history at once.
             LeaderStage::Synchronization | LeaderStage::Broadcast => {
-                let history = self.durable.history.clone();
-                ctx.send(from, ZabMsg::NewLeader { epoch, history });
+                let sync = self.sync_for(last_zxid(&history));
+                ctx.send(from, ZabMsg::NewLeader { epoch, sync });
                 return;
             }
         }
@@ -655,7 +772,12 @@ impl Zab {
         if better {
             l.best = Some(key);
         }
-        let followers: Vec<NodeId> = l.ack_epoch.keys().copied().filter(|n| *n != me).collect();
+        let followers: Vec<(NodeId, Zxid)> = l
+            .ack_epoch
+            .iter()
+            .filter(|(n, _)| **n != me)
+            .map(|(n, (_, z))| (*n, *z))
+            .collect();
         if better && from != me {
             ctx.note(format!("adopts the history of n{}", from + 1));
             self.durable.history = history;
@@ -668,15 +790,9 @@ impl Zab {
         // Synchronization: the leader acknowledges its own NewLeader.
         self.durable.current_epoch = epoch;
         ctx.persist(self.durable.clone());
-        let history = self.durable.history.clone();
-        for f in followers {
-            ctx.send(
-                f,
-                ZabMsg::NewLeader {
-                    epoch,
-                    history: history.clone(),
-                },
-            );
+        for (f, peer_last) in followers {
+            let sync = self.sync_for(peer_last);
+            ctx.send(f, ZabMsg::NewLeader { epoch, sync });
         }
         let last = self.last_zxid();
         self.on_ack_new_leader(me, epoch, last, ctx);
@@ -787,6 +903,7 @@ impl Zab {
         let (now, timeout, me) = (ctx.now, self.cfg.timeout, ctx.id);
         let committed = self.committed;
         let history = self.durable.history.clone();
+        let (history_ref, snap_threshold) = (&history, self.cfg.snap_threshold);
         let Some(l) = self.leading() else { return };
         l.heard.insert(me, now);
         let alive = l
@@ -841,9 +958,13 @@ impl Zab {
                     }
                 }
                 LeaderStage::Synchronization => {
-                    for f in l.ack_epoch.keys().filter(|f| !l.synced.contains_key(f)) {
-                        let history = history.clone();
-                        ctx.send(*f, ZabMsg::NewLeader { epoch, history });
+                    let unsynced = l
+                        .ack_epoch
+                        .iter()
+                        .filter(|(f, _)| !l.synced.contains_key(f));
+                    for (f, (_, peer_last)) in unsynced {
+                        let sync = choose_sync(history_ref, *peer_last, snap_threshold);
+                        ctx.send(*f, ZabMsg::NewLeader { epoch, sync });
                     }
                 }
                 LeaderStage::Discovery | LeaderStage::Broadcast => {}
@@ -892,26 +1013,13 @@ impl Zab {
                     self.become_looking(ctx);
                 }
             }
-            ZabMsg::NewLeader { epoch, history } => {
+            ZabMsg::NewLeader { epoch, sync } => {
                 if epoch != self.durable.accepted_epoch {
                     self.become_looking(ctx);
                     return;
                 }
-                // A late copy of a NewLeader already acknowledged in this epoch carries a prefix
-                // of what we hold now (the leader's proposals since): keep ours.
-                let mine = &self.durable.history;
-                let stale = epoch == self.durable.current_epoch
-                    && history.len() <= mine.len()
-                    && mine.starts_with(&history);
-                if !stale {
-                    let truncated = mine.iter().filter(|t| !history.contains(t)).count();
-                    if truncated > 0 {
-                        ctx.note(format!("discards {truncated} uncommitted proposal(s)"));
-                        ctx.count("discarded", truncated as u64);
-                    }
-                    self.durable.current_epoch = epoch;
-                    self.durable.history = history;
-                    ctx.persist(self.durable.clone());
+                if !self.apply_sync(from, epoch, sync, synced, ctx) {
+                    return;
                 }
                 self.role = Role::Following {
                     leader,
@@ -961,11 +1069,82 @@ impl Zab {
                 // The leader broadcasts to us as if we were synchronized: we restarted since,
                 // and our CEpoch was lost. Its pings keep our silence timer from firing, so
                 // nothing else would bring us back: ask again (a new connection, in ZooKeeper).
-                let accepted_epoch = self.durable.accepted_epoch;
-                ctx.send(from, ZabMsg::CEpoch { accepted_epoch });
+                self.send_cepoch(from, ctx);
             }
             _ => {}
         }
+    }
+}
+
+impl Zab {
+    /// Follower: apply the leader's DIFF, TRUNC or SNAP of epoch `epoch`. Returns false when it
+    /// cannot (the zxid it starts from is not in our history), having asked the leader again.
+    fn apply_sync(
+        &mut self,
+        from: NodeId,
+        epoch: u64,
+        sync: SyncMode,
+        synced: bool,
+        ctx: &mut Ctx<Self>,
+    ) -> bool {
+        let mode = sync.name();
+        let (base, txns) = match sync {
+            SyncMode::Diff { after, txns } => (Some(after), txns),
+            SyncMode::Trunc { to, txns } => (Some(to), txns),
+            SyncMode::Snap { history } => (None, history),
+        };
+        let mine = &self.durable.history;
+        let keep = match base {
+            None => 0,
+            Some(z) if z == Zxid::default() => 0,
+            Some(z) => match mine.binary_search_by_key(&z, |t| t.zxid) {
+                Ok(i) => i + 1,
+                Err(_) if synced => return false, // a late copy, computed before our last sync
+                Err(_) => {
+                    // Computed from a history we no longer hold: report where we are.
+                    ctx.note(format!("cannot apply {mode}: {} is not in its history", z));
+                    self.send_cepoch(from, ctx);
+                    return false;
+                }
+            },
+        };
+        let mut history = mine[..keep].to_vec();
+        history.extend(txns);
+        // A late copy of a synchronization already applied in this epoch yields a prefix of what
+        // we hold now (the leader's proposals since): keep ours.
+        let stale = epoch == self.durable.current_epoch && mine.starts_with(&history);
+        if stale {
+            return true;
+        }
+        let common = mine
+            .iter()
+            .zip(&history)
+            .take_while(|(a, b)| a == b)
+            .count();
+        let discarded = mine.len() - common;
+        let detail = if mode == "SNAP" {
+            format!("{} txns", history.len())
+        } else {
+            format!("keeps {keep}, appends {}", history.len() - keep)
+        };
+        ctx.note(format!("{mode} from n{}: {detail}", from + 1));
+        ctx.count(
+            match mode {
+                "DIFF" => "sync_diff",
+                "TRUNC" => "sync_trunc",
+                _ => "sync_snap",
+            },
+            1,
+        );
+        if discarded > 0 {
+            ctx.note(format!("discards {discarded} uncommitted proposal(s)"));
+            ctx.count("discarded", discarded as u64);
+        }
+        self.durable.current_epoch = epoch;
+        self.durable.history = history;
+        ctx.persist(self.durable.clone());
+        self.syncs += 1;
+        true
     }
 }
 
@@ -1027,7 +1206,10 @@ impl Protocol for Zab {
             ZabMsg::Notification { round, vote, state } => {
                 self.on_notification(from, round, vote, state, ctx)
             }
-            ZabMsg::CEpoch { accepted_epoch } => {
+            ZabMsg::CEpoch {
+                accepted_epoch,
+                last_zxid,
+            } => {
                 let Some(l) = self.leading() else { return };
                 if l.stage != LeaderStage::Discovery && accepted_epoch > l.epoch {
                     // The follower has seen a newer epoch: this leader is out of date.
@@ -1050,8 +1232,9 @@ impl Protocol for Zab {
                     // already acknowledged our epoch, so skip to synchronization (ZooKeeper's
                     // learner answers such a NEWEPOCH with an acknowledgement that does not
                     // count, and is then synchronized all the same).
-                    let (epoch, history) = (l.epoch, self.durable.history.clone());
-                    ctx.send(from, ZabMsg::NewLeader { epoch, history });
+                    let epoch = l.epoch;
+                    let sync = self.sync_for(last_zxid);
+                    ctx.send(from, ZabMsg::NewLeader { epoch, sync });
                 } else {
                     // A late follower: it must accept the epoch already chosen.
                     let epoch = l.epoch;
@@ -1271,7 +1454,7 @@ impl Protocol for Zab {
             Box::new(invariants::Agreement::new(nodes)),
             Box::new(invariants::OneLeaderPerEpoch::default()),
             Box::new(invariants::EpochAckedOnce::default()),
-            Box::new(invariants::FollowerPrefix),
+            Box::new(invariants::FollowerPrefix::default()),
             Box::new(invariants::EstablishedByQuorum::default()),
         ]
     }
