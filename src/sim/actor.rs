@@ -114,6 +114,26 @@ pub trait Protocol: Sized + Clone + Send + 'static {
         let _ = at;
         Self::gauges(cfg, states, out);
     }
+    /// Time series per partition rather than per node (a key range's keys and load), at each
+    /// metrics sample; the series set keeps at most
+    /// [`MAX_PARTS`](crate::sim::series::MAX_PARTS) partitions per name.
+    fn partition_gauges_at(
+        _cfg: &Self::Config,
+        _at: SimTime,
+        _states: &[Option<Self>],
+        _out: &mut Vec<PartGauge>,
+    ) {
+    }
+}
+
+/// One value of a per-partition time series at a sample: `range[0..250).keys` is `name`
+/// `keys` of `part` `range[0..250)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartGauge {
+    pub name: &'static str,
+    /// The partition, as the legend names it (`range[0..250)`, `range[750..)`).
+    pub part: String,
+    pub value: f64,
 }
 
 /// One value of a protocol time series at a sample.

@@ -1842,6 +1842,11 @@ impl<P: Protocol> Sim<P> {
             values.push((key, g.value));
         }
         self.gauges_buf = gauges;
+        let mut parts = Vec::new();
+        P::partition_gauges_at(&self.setup.config, at, &self.states, &mut parts);
+        for g in parts {
+            values.push((SeriesKey::of_part(g.name, g.part), g.value));
+        }
         self.metrics.series.sample(values);
     }
 

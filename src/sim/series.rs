@@ -27,6 +27,11 @@ use std::collections::{BTreeMap, VecDeque};
 /// Samples kept over all series before the grid coarsens.
 pub const MAX_POINTS: usize = 8_000_000;
 
+/// Per-partition series kept per name (`keys` of ranges): a range that splits ends its
+/// series and starts two, so a run splitting ranges many times would otherwise add series
+/// without bound. Partitions first seen after this many are not recorded.
+pub const MAX_PARTS: usize = 64;
+
 /// `metrics: (interval: "100ms", window: "1s")`
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,11 +78,14 @@ impl MetricsSpec {
     }
 }
 
-/// A series' identity: a name and, for per-node quantities, the node.
+/// A series' identity: a name and, for per-node quantities, the node, or, for
+/// per-partition quantities, the partition.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct SeriesKey {
     pub name: String,
     pub node: Option<NodeId>,
+    /// The partition (`range[0..250)`), for per-partition series.
+    pub part: Option<String>,
 }
 
 impl SeriesKey {
@@ -85,20 +93,38 @@ impl SeriesKey {
         SeriesKey {
             name: name.to_string(),
             node: None,
+            part: None,
         }
     }
     pub fn of(name: &str, node: NodeId) -> Self {
         SeriesKey {
             name: name.to_string(),
             node: Some(node),
+            part: None,
         }
     }
-    /// `db1.queue` or `client.latency.p99`, given the node names.
-    pub fn label(&self, names: &[String]) -> String {
-        match self.node {
-            Some(n) => format!("{}.{}", names.get(n).map_or("?", |s| s.as_str()), self.name),
-            None => self.name.clone(),
+    /// `name` of partition `part`: `range[0..250).keys`.
+    pub fn of_part(name: &str, part: String) -> Self {
+        SeriesKey {
+            name: name.to_string(),
+            node: None,
+            part: Some(part),
         }
+    }
+    /// `db1.queue`, `range[0..250).keys` or `client.latency.p99`, given the node names.
+    pub fn label(&self, names: &[String]) -> String {
+        match (self.node, &self.part) {
+            (Some(n), _) => format!("{}.{}", names.get(n).map_or("?", |s| s.as_str()), self.name),
+            (None, Some(p)) => format!("{p}.{}", self.name),
+            (None, None) => self.name.clone(),
+        }
+    }
+    /// The family of a per-partition series, `range.keys` for `range[0..250).keys` (the
+    /// partition's kind, before its `[`, and the name): the label that finds all its lines.
+    pub fn family(&self) -> Option<String> {
+        let p = self.part.as_ref()?;
+        let kind = p.split('[').next().unwrap_or(p);
+        Some(format!("{kind}.{}", self.name))
     }
 }
 
@@ -195,6 +221,13 @@ impl SeriesSet {
             .collect();
         let i = self.samples;
         for (k, v) in values {
+            if k.part.is_some() && !self.series.contains_key(&k) {
+                let family = k.family();
+                let known = self.series.keys().filter(|o| o.family() == family).count();
+                if known >= MAX_PARTS {
+                    continue;
+                }
+            }
             let s = self.series.entry(k).or_default();
             s.resize(i, f64::NAN);
             s.push(v);
@@ -269,8 +302,9 @@ impl SeriesSet {
     pub fn get(&self, key: &SeriesKey) -> Option<&[f64]> {
         self.series.get(key).map(|v| v.as_slice())
     }
-    /// Finds a series by its label (`db1.queue`, `client.latency.p99`, `hit_ratio`): the
-    /// keys it names (every node's, for a per-node name given without a node).
+    /// Finds a series by its label (`db1.queue`, `client.latency.p99`, `hit_ratio`,
+    /// `range[0..250).keys`): the keys it names (every node's, for a per-node name given
+    /// without a node; every partition's, for a family such as `range.keys`).
     pub fn find(&self, label: &str, names: &[String]) -> Vec<&SeriesKey> {
         let exact: Vec<&SeriesKey> = self
             .series
@@ -280,7 +314,18 @@ impl SeriesSet {
         if !exact.is_empty() {
             return exact;
         }
-        self.series.keys().filter(|k| k.name == label).collect()
+        let family: Vec<&SeriesKey> = self
+            .series
+            .keys()
+            .filter(|k| k.family().as_deref() == Some(label))
+            .collect();
+        if !family.is_empty() {
+            return family;
+        }
+        self.series
+            .keys()
+            .filter(|k| k.name == label && k.part.is_none())
+            .collect()
     }
 
     /// The value of a series at time `t` (the last sample at or before `t`).
@@ -321,9 +366,11 @@ impl SeriesSet {
     ) -> std::io::Result<()> {
         writeln!(out, "time_s,series,node,value")?;
         for (k, s) in &self.series {
-            let node = k
-                .node
-                .map_or("", |n| names.get(n).map_or("?", |s| s.as_str()));
+            let node = match (k.node, &k.part) {
+                (Some(n), _) => names.get(n).map_or("?", |s| s.as_str()),
+                (None, Some(p)) => p.as_str(),
+                (None, None) => "",
+            };
             for (i, v) in s.iter().enumerate() {
                 if !v.is_nan() {
                     writeln!(
@@ -382,6 +429,30 @@ mod tests {
             csv,
             "time_s,series,node,value\n0.1,busy,db1,4\n0,queue,db1,1\n0.1,queue,db1,2\n"
         );
+    }
+
+    #[test]
+    fn per_partition_series_are_found_by_family_and_bounded() {
+        let mut s = SeriesSet::default();
+        let names = vec!["store1".to_string()];
+        s.sample([
+            (SeriesKey::of("keys", 0), 5.0),
+            (SeriesKey::of_part("keys", "range[0..250)".into()), 3.0),
+            (SeriesKey::of_part("keys", "range[250..)".into()), 2.0),
+        ]);
+        assert_eq!(s.find("range[0..250).keys", &names).len(), 1);
+        assert_eq!(s.find("range.keys", &names).len(), 2);
+        // A node series' name does not pick up the partitions' lines.
+        assert_eq!(s.find("keys", &names), vec![&SeriesKey::of("keys", 0)]);
+        // Ranges splitting many times: only MAX_PARTS partitions are kept per family.
+        for i in 0..(2 * MAX_PARTS) {
+            s.sample([(SeriesKey::of_part("keys", format!("range[{i}..)")), 1.0)]);
+        }
+        assert_eq!(s.find("range.keys", &names).len(), MAX_PARTS);
+        let mut csv = Vec::new();
+        s.write_csv(&names, &mut csv).unwrap();
+        let csv = String::from_utf8(csv).unwrap();
+        assert!(csv.contains("0,keys,range[0..250),3\n"), "{csv}");
     }
 
     #[test]

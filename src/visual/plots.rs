@@ -81,7 +81,7 @@ fn defaults(series: &SeriesSet, names: &[String]) -> Vec<PlotSpec> {
         series
             .iter()
             .map(|(k, _)| k)
-            .filter(|k| k.name == name)
+            .filter(|k| k.name == name && k.part.is_none())
             .cloned()
             .collect()
     };
@@ -98,6 +98,9 @@ fn defaults(series: &SeriesSet, names: &[String]) -> Vec<PlotSpec> {
         .map(|(k, _)| k.name.as_str())
         .filter(|n| !n.starts_with("client.") && !STATION_SERIES.contains(n))
         .collect();
+    let mut families: Vec<String> = series.iter().filter_map(|(k, _)| k.family()).collect();
+    families.sort();
+    families.dedup();
     gauge_names.dedup();
     for name in gauge_names {
         let lines = by_name(name);
@@ -105,8 +108,19 @@ fn defaults(series: &SeriesSet, names: &[String]) -> Vec<PlotSpec> {
             (1, Some(n)) => format!("{}.{name}", names.get(n).map_or("?", |s| s.as_str())),
             _ => name.to_string(),
         };
+        if lines.is_empty() {
+            continue;
+        }
         plots.push(PlotSpec {
             title: title(&label, name),
+            lines,
+        });
+    }
+    // Per-partition series: one plot per family (`range.keys`), a line per partition.
+    for f in families {
+        let lines: Vec<SeriesKey> = series.find(&f, names).into_iter().cloned().collect();
+        plots.push(PlotSpec {
+            title: f.clone(),
             lines,
         });
     }

@@ -110,9 +110,10 @@ fn title_row(ui: &mut egui::Ui, state: &UiState, spec: &PlotSpec, names: &[Strin
         ui.label(RichText::new(&spec.title).size(size).strong());
         if spec.lines.len() > 1 {
             for (li, key) in spec.lines.iter().enumerate().take(6) {
-                let short = match key.node {
-                    Some(n) => names.get(n).cloned().unwrap_or_default(),
-                    None => key.name.rsplit('.').next().unwrap_or("").to_string(),
+                let short = match (key.node, &key.part) {
+                    (Some(n), _) => names.get(n).cloned().unwrap_or_default(),
+                    (None, Some(part)) => part.clone(),
+                    (None, None) => key.name.rsplit('.').next().unwrap_or("").to_string(),
                 };
                 ui.label(
                     RichText::new(short)

@@ -77,6 +77,12 @@ pub enum PartMsg {
     Ping,
     /// Store → router: yes.
     Pong,
+    /// Store → router: the keys of `Release` `id` are dropped here (replicated partitions:
+    /// a copy that left its replica set).
+    Released { id: u64 },
+    /// Router → a store that sent `Join` or `Leave` (replicated partitions): recorded; the
+    /// store resends its request every `retry` until it hears this.
+    Queued,
 }
 
 fn keys_label(keys: &[String]) -> String {
@@ -106,6 +112,8 @@ impl Message for PartMsg {
             PartMsg::ReplicateAck { .. } => "ReplicateAck",
             PartMsg::Ping => "Ping",
             PartMsg::Pong => "Pong",
+            PartMsg::Released { .. } => "Released",
+            PartMsg::Queued => "Queued",
         }
     }
     fn label(&self) -> String {
@@ -150,6 +158,8 @@ impl Message for PartMsg {
             },
             PartMsg::Ping => "ping".into(),
             PartMsg::Pong => "pong".into(),
+            PartMsg::Released { id } => format!("move {id}: released"),
+            PartMsg::Queued => "queued".into(),
         }
     }
 }

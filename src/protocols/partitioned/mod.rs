@@ -40,13 +40,17 @@
 //! failover to the next live copy (`failover.rs`); the sweep scenario is
 //! `scenarios/storage/partition-replicated-chaos.ron`.
 //!
-//! Not modelled: rebalancing replicated partitions (joins and leaves are refused), more than
-//! one router, deleting keys.
+//! Rebalancing replicated partitions (joins, leaves, range splits and merges with R > 1) moves
+//! keys as copies to their new replicas before the map switches (`rebalance.rs`). Range
+//! partitioning adds series per range: `range[0..250).keys` and `.load`.
+//!
+//! Not modelled: more than one router, deleting keys.
 
 mod failover;
 mod map;
 mod message;
 pub mod no_key_lost;
+mod rebalance;
 pub mod replication;
 pub mod router;
 pub mod store;
@@ -58,7 +62,7 @@ pub use no_key_lost::NoKeyLost;
 pub use crate::protocols::leader_follower::Replication;
 use crate::protocols::storage::FreshReads;
 use crate::sim::{
-    ClientRequest, Ctx, Gauge, Invariant, NodeId, NodeView, Protocol, RoleSpec, SimTime,
+    ClientRequest, Ctx, Gauge, Invariant, NodeId, NodeView, PartGauge, Protocol, RoleSpec, SimTime,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -182,6 +186,9 @@ pub struct RouterDurable {
     /// Replicated partitions: the stores the router suspects (a request to them timed out);
     /// their partitions are led by their next live replica until they answer a `Ping`.
     pub down: BTreeSet<NodeId>,
+    /// Replicated partitions: copies that left their replica set at a switch, not yet
+    /// confirmed dropped ((store, move id) → keys), released again every `retry`.
+    pub releases: BTreeMap<(NodeId, u64), Vec<String>>,
 }
 
 impl RouterDurable {
@@ -189,9 +196,20 @@ impl RouterDurable {
     /// owner (the old one while the key moves) when `r` is 1, else the partition's leader.
     pub fn route(&self, key: &str, bug: bool, r: usize) -> Option<NodeId> {
         if r > 1 {
-            return failover::leader(&self.map, &self.down, key, r);
+            return failover::leader(self.replica_map(key), &self.down, key, r);
         }
         router::route(&self.map, self.rebalance.as_ref(), key, bug)
+    }
+
+    /// Replicated partitions: the map that names `key`'s replica set now. During a
+    /// rebalancing a moving key keeps its old set until the switch; every other key has the
+    /// same set in both maps, except a key first written during it, which is placed by the
+    /// target at once (so the switch needs no copy of it).
+    pub fn replica_map(&self, key: &str) -> &PartitionMap {
+        match &self.rebalance {
+            Some(r) if !r.moving(key) => &r.target,
+            _ => &self.map,
+        }
     }
 }
 
@@ -201,6 +219,12 @@ pub struct StoreDurable {
     pub data: BTreeMap<String, Stored>,
     pub outgoing: BTreeMap<u64, (NodeId, Vec<String>)>,
     pub last_move: u64,
+    /// Replicated partitions: per key, the last move that copied it here or released it
+    /// (id, released), so that a late `Transfer` or `Release` of an older move is ignored.
+    pub epochs: BTreeMap<String, (u64, bool)>,
+    /// Replicated partitions: a `Join` (false) or `Leave` (true) the router has not
+    /// confirmed (`Queued`), resent every `retry`.
+    pub admin: Option<bool>,
 }
 
 /// What survives a crash, by role.
@@ -253,8 +277,7 @@ impl Partitioned {
 }
 
 /// The replication options: 1 to 10 copies, no more than the stores (every node but the
-/// router); `SemiSync(k)` waits for 1 to R-1 followers; replicated partitions do not
-/// rebalance (not built), so range splits and merges are refused.
+/// router); `SemiSync(k)` waits for 1 to R-1 followers.
 fn validate_replication(cfg: &PartConfig, nodes: usize) -> Result<(), String> {
     let r = cfg.replication_factor;
     let stores = nodes.saturating_sub(1);
@@ -270,13 +293,6 @@ fn validate_replication(cfg: &PartConfig, nodes: usize) -> Result<(), String> {
             "SemiSync(k) waits for k followers: expected 1 <= k <= {} (the followers of {r} copies), got {k}",
             r.saturating_sub(1)
         ));
-    }
-    if r > 1 && (cfg.split_at.is_some() || cfg.merge_below.is_some()) {
-        return Err(
-            "split_at and merge_below need replication_factor: 1 (replicated \
-                    partitions do not rebalance yet)"
-                .into(),
-        );
     }
     if cfg.ship_interval == SimTime::ZERO {
         return Err("ship_interval must be longer than 0".into());
@@ -439,6 +455,21 @@ impl Protocol for Partitioned {
     /// Replicated partitions add `lag` per store (the keys its leaders have not had
     /// confirmed by it) and `leading` per store (the keys whose partition it leads, by the
     /// router's failover state).
+    /// Range partitioning: `keys` and `load` per range, from the router (see
+    /// [`router::RouterNode::range_gauges`]): `range[0..250).keys`, `range[250..).load`.
+    fn partition_gauges_at(
+        _cfg: &PartConfig,
+        at: SimTime,
+        states: &[Option<Self>],
+        out: &mut Vec<PartGauge>,
+    ) {
+        for s in states.iter().flatten() {
+            if let Partitioned::Router(r) = s {
+                r.range_gauges(at, out);
+            }
+        }
+    }
+
     fn gauges_at(cfg: &PartConfig, at: SimTime, states: &[Option<Self>], out: &mut Vec<Gauge>) {
         if cfg.replicated() {
             replication_gauges(cfg, states, out);

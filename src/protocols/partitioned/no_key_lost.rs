@@ -8,6 +8,11 @@
 //! by the storage node the router would send a read to now (its state, or its durable state
 //! while it is down: it comes back with it), or by a storage node that still holds the key in
 //! an unreleased move to that node (the `Transfer` is on its way or will be sent again).
+//!
+//! With `Sync` copies (`replication_factor` above 1) the statement is stronger: every copy
+//! of the key's partition holds the version, since a write is acknowledged only once every
+//! copy holds it and a new replica joins the set only once its transfer is in
+//! (`rebalance.rs`).
 
 use super::{PartConfig, PartDurable, Partitioned, RouterDurable, Stored};
 use crate::protocols::storage::{Cursor, Version};
@@ -75,10 +80,10 @@ fn router_of<'a>(w: &'a World<Partitioned>) -> Option<&'a RouterDurable> {
 
 /// What decides the router's routes: members, the rebalancing and how far it has got.
 fn route_shape(d: &RouterDurable) -> (usize, u64, usize, bool) {
-    let (moving, started) = d
-        .rebalance
-        .as_ref()
-        .map_or((usize::MAX, false), |r| (r.moves.len(), r.started));
+    let (moving, started) = d.rebalance.as_ref().map_or((usize::MAX, false), |r| {
+        let copies: usize = r.copies.values().map(|n| n.len()).sum();
+        (r.moves.len() + copies, r.started)
+    });
     (d.map.members.len(), d.next_move, moving, started)
 }
 
@@ -135,6 +140,31 @@ impl Invariant<Partitioned> for NoKeyLost {
                 continue;
             };
             let has = |d: &Data| d.get(key).is_some_and(|(_, v)| *v >= version);
+            if self.replicas > 1 && self.promised {
+                // `Sync`: a write is acknowledged once every copy holds it, and a new replica
+                // counts as a copy only once its transfer is in: every copy of the
+                // partition holds it (or, down, will come back with it).
+                let copies = router.replica_map(key).replicas(key, self.replicas);
+                if let Some(&n) = copies
+                    .iter()
+                    .find(|&&n| !store_of(w, n).is_some_and(|(d, _)| has(d)))
+                {
+                    let held = store_of(w, n)
+                        .and_then(|(d, _)| d.get(key))
+                        .map_or("nothing".to_string(), |(_, v)| format!("version {v}"));
+                    let set: Vec<String> = copies.iter().map(|c| format!("n{}", c + 1)).collect();
+                    return Err(Failure::new(
+                        format!(
+                            "Key lost: version {version} of {key} was acknowledged, but n{}, one \
+                             of its copies ({}), holds {held}",
+                            n + 1,
+                            set.join(", ")
+                        ),
+                        vec![n],
+                    ));
+                }
+                continue;
+            }
             if store_of(w, owner).is_some_and(|(d, _)| has(d)) {
                 continue;
             }

@@ -198,8 +198,14 @@ impl StoreNode {
         let mut changed = false;
         let (mut held, mut newer) = (Vec::new(), Vec::new());
         for (key, stored, part) in entries {
-            self.rep.parts.insert(key.clone(), (part, false));
             let sent = stored.1;
+            // A key released here (its set moved on, `rebalance.rs`): a former leader's
+            // resend. Confirmed so that it stops, not stored.
+            if self.released(&key) {
+                held.push((key, sent));
+                continue;
+            }
+            self.rep.parts.insert(key.clone(), (part, false));
             changed |= self.apply(key.clone(), stored);
             let mine = self.data.get(&key).cloned().expect("just applied");
             held.push((key.clone(), mine.1));

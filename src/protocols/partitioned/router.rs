@@ -17,12 +17,15 @@
 //! the route when the move starts instead: reads that reach the new owner before the
 //! `Transfer` miss acknowledged writes.
 
+use super::WINDOW;
 use super::map::{PartitionMap, key_number};
 use super::message::PartMsg;
 use super::{PartConfig, PartDurable, PartTimer, Partitioned, Partitioning, RouterDurable};
 use crate::protocols::storage::Version;
-use crate::sim::{ClientRef, ClientReply, ClientRequest, Ctx, NodeId, NodeView, Op, Tone};
-use std::collections::{BTreeMap, BTreeSet};
+use crate::sim::{
+    ClientRef, ClientReply, ClientRequest, Ctx, NodeId, NodeView, Op, PartGauge, SimTime, Tone,
+};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// A rebalancing in progress: the map after it, and the keys still moving (key → (from, to)).
 #[derive(Clone, Debug, PartialEq)]
@@ -32,6 +35,17 @@ pub struct Rebalance {
     pub moves: BTreeMap<String, (NodeId, NodeId)>,
     /// Whether the `MoveOut`s have been sent (after no request on a moving key was in flight).
     pub started: bool,
+    /// Replicated partitions (`rebalance.rs`): per key whose replica set changes, the new
+    /// replicas that have not confirmed its `Transfer` yet. A key stays listed (held) until
+    /// the map switches, even once its set is empty. Empty with one copy per partition.
+    pub copies: BTreeMap<String, BTreeSet<NodeId>>,
+}
+
+impl Rebalance {
+    /// Whether requests for `key` wait for this rebalancing.
+    pub fn moving(&self, key: &str) -> bool {
+        self.moves.contains_key(key) || self.copies.contains_key(key)
+    }
 }
 
 /// Where the router sends a request for `key`: the old owner while the key is moving (the
@@ -73,12 +87,15 @@ pub struct RouterNode {
     pub d: RouterDurable,
     pending: BTreeMap<u64, Pending>,
     /// Requests for moving keys, sent once the move is done.
-    held: Vec<ClientRequest>,
+    pub(super) held: Vec<ClientRequest>,
     next_id: u64,
     stamped: u64,
     /// Replicated partitions: stores pinged after a timeout, not answered yet.
     pub(super) probing: BTreeSet<NodeId>,
     pub(super) probe_armed: bool,
+    /// Range partitioning: when it forwarded each request of the last [`WINDOW`], and the
+    /// key's number (a range's load). Volatile.
+    pub(super) forwarded: VecDeque<(SimTime, u64)>,
 }
 
 impl RouterNode {
@@ -93,11 +110,12 @@ impl RouterNode {
             stamped: 0,
             probing: BTreeSet::new(),
             probe_armed: false,
+            forwarded: VecDeque::new(),
         };
         if !r.d.down.is_empty() {
             r.arm_probe_after_restart(ctx);
         }
-        if r.d.rebalance.is_some() {
+        if r.d.rebalance.is_some() || !r.d.releases.is_empty() {
             ctx.set_timer(PartTimer::Resend, cfg.retry);
             r.try_start(ctx);
         }
@@ -125,6 +143,7 @@ impl RouterNode {
             keys_moved: 0,
             moved_fraction: None,
             down: BTreeSet::new(),
+            releases: BTreeMap::new(),
         }
     }
 
@@ -142,13 +161,7 @@ impl RouterNode {
             ctx.reply_to_client(req.from, ClientReply::Fail { reason });
             return;
         };
-        if !self.bug()
-            && self
-                .d
-                .rebalance
-                .as_ref()
-                .is_some_and(|r| r.moves.contains_key(&key))
-        {
+        if !self.bug() && self.d.rebalance.as_ref().is_some_and(|r| r.moving(&key)) {
             ctx.count("held_requests", 1);
             self.held.push(req);
             return;
@@ -197,6 +210,12 @@ impl RouterNode {
         );
         ctx.set_timer(PartTimer::Request(id), self.cfg.request_timeout);
         ctx.send(owner, msg);
+        if self.cfg.partitioning == Partitioning::Range {
+            while (self.forwarded.front()).is_some_and(|&(t, _)| t + WINDOW <= ctx.now) {
+                self.forwarded.pop_front();
+            }
+            self.forwarded.push_back((ctx.now, key_number(&key)));
+        }
         if new_key {
             self.maybe_split(&key, ctx);
         }
@@ -213,13 +232,6 @@ impl RouterNode {
                 self.answer(id, ClientReply::Ok { value }, ctx);
             }
             PartMsg::Pong => self.on_pong(from, ctx),
-            PartMsg::Join | PartMsg::Leave if self.cfg.replicated() => {
-                ctx.count("refused_rebalances", 1);
-                ctx.note(format!(
-                    "n{}: rebalancing replicated partitions is not built",
-                    from + 1
-                ));
-            }
             PartMsg::Join => {
                 if !self.d.map.members.contains(&from)
                     && !self.d.queued.contains(&from)
@@ -233,6 +245,9 @@ impl RouterNode {
                     self.persist(ctx);
                     self.next_rebalance(ctx);
                 }
+                if self.cfg.replicated() {
+                    ctx.send(from, PartMsg::Queued);
+                }
             }
             PartMsg::Leave => {
                 if self.d.map.members.contains(&from) && !self.d.leaving.contains(&from) {
@@ -240,12 +255,19 @@ impl RouterNode {
                     self.persist(ctx);
                     self.next_rebalance(ctx);
                 }
+                if self.cfg.replicated() {
+                    ctx.send(from, PartMsg::Queued);
+                }
+            }
+            PartMsg::Moved { id, keys, .. } if self.cfg.replicated() => {
+                self.on_copied(from, id, keys, ctx);
             }
             PartMsg::Moved {
                 id,
                 from: old,
                 keys,
             } => self.on_moved(from, id, old, keys, ctx),
+            PartMsg::Released { id } => self.on_released(from, id, ctx),
             PartMsg::Get { .. }
             | PartMsg::Put { .. }
             | PartMsg::MoveOut { .. }
@@ -255,8 +277,25 @@ impl RouterNode {
             | PartMsg::RGet { .. }
             | PartMsg::Replicate { .. }
             | PartMsg::ReplicateAck { .. }
-            | PartMsg::Ping => {}
+            | PartMsg::Ping
+            | PartMsg::Queued => {}
         }
+    }
+
+    pub(super) fn answer_held(&mut self, ctx: &mut Ctx<Partitioned>) {
+        for req in std::mem::take(&mut self.held) {
+            self.on_client_request(req, ctx);
+        }
+    }
+
+    pub(super) fn after_rebalance(&mut self, ctx: &mut Ctx<Partitioned>) {
+        self.split_all(ctx);
+        self.next_rebalance(ctx);
+        self.maybe_merge(ctx);
+    }
+
+    pub(super) fn has_pending(&self, key: &str) -> bool {
+        self.pending.values().any(|p| p.key == key)
     }
 
     fn answer(&mut self, id: u64, reply: ClientReply, ctx: &mut Ctx<Partitioned>) {
@@ -275,12 +314,13 @@ impl RouterNode {
             PartMsg::Get { key, .. } | PartMsg::Put { key, .. } => key.as_str(),
             _ => return msg,
         };
-        let followers: Vec<NodeId> = (self.d.map)
+        let map = self.d.replica_map(key);
+        let followers: Vec<NodeId> = map
             .replicas(key, self.cfg.replication_factor)
             .into_iter()
             .filter(|&n| n != leader)
             .collect();
-        let part = self.d.map.partition_of(key);
+        let part = map.partition_of(key);
         match msg {
             PartMsg::Get { id, key } => PartMsg::RGet {
                 id,
@@ -340,6 +380,16 @@ impl RouterNode {
                 self.persist(ctx);
                 return self.next_rebalance(ctx);
             }
+            let r = self.cfg.replication_factor;
+            if r > 1 && self.d.map.members.len() <= r {
+                ctx.count("refused_leaves", 1);
+                ctx.note(format!(
+                    "n{} cannot leave: {r} copies of every partition need {r} stores",
+                    node + 1
+                ));
+                self.persist(ctx);
+                return self.next_rebalance(ctx);
+            }
             let target = self.d.map.without_member(node);
             ctx.note(format!("n{} leaves", node + 1));
             ctx.count("leaves", 1);
@@ -350,6 +400,9 @@ impl RouterNode {
     /// Plans the moves from the current map to `target`; `membership`: a join or a leave,
     /// whose moved fraction is recorded.
     fn begin(&mut self, target: PartitionMap, membership: bool, ctx: &mut Ctx<Partitioned>) {
+        if self.cfg.replicated() {
+            return self.begin_replicated(target, membership, ctx);
+        }
         let mut moves = BTreeMap::new();
         for k in &self.d.keys {
             let (a, b) = (self.d.map.owner(k), target.owner(k));
@@ -376,6 +429,7 @@ impl RouterNode {
             target,
             moves,
             started: false,
+            copies: BTreeMap::new(),
         });
         self.persist(ctx);
         ctx.set_timer(PartTimer::Resend, self.cfg.retry);
@@ -384,7 +438,7 @@ impl RouterNode {
 
     /// Sends the `MoveOut`s once no request on a moving key is in flight (with the bug: at
     /// once, and the moving keys are routed to their new owners from now on).
-    fn try_start(&mut self, ctx: &mut Ctx<Partitioned>) {
+    pub(super) fn try_start(&mut self, ctx: &mut Ctx<Partitioned>) {
         let bug = self.bug();
         let Some(r) = &mut self.d.rebalance else {
             return;
@@ -392,7 +446,7 @@ impl RouterNode {
         if r.started {
             return;
         }
-        if !bug && self.pending.values().any(|p| r.moves.contains_key(&p.key)) {
+        if !bug && self.pending.values().any(|p| r.moving(&p.key)) {
             return;
         }
         r.started = true;
@@ -401,6 +455,9 @@ impl RouterNode {
     }
 
     fn send_moves(&self, ctx: &mut Ctx<Partitioned>) {
+        if self.cfg.replicated() {
+            return self.send_copies(ctx);
+        }
         let Some(r) = &self.d.rebalance else {
             return;
         };
@@ -418,7 +475,8 @@ impl RouterNode {
         if self.d.rebalance.as_ref().is_some_and(|r| r.started) {
             self.send_moves(ctx);
         }
-        if self.d.rebalance.is_some() {
+        self.send_releases(ctx);
+        if self.d.rebalance.is_some() || !self.d.releases.is_empty() {
             ctx.set_timer(PartTimer::Resend, self.cfg.retry);
         }
     }
@@ -555,8 +613,39 @@ impl RouterNode {
         }
     }
 
+    /// Range partitioning: `keys` (keys written in the range) and `load` (requests per
+    /// second forwarded for its keys over the last [`WINDOW`] before `at`) per range of the
+    /// map requests are routed by, named by its bounds: `range[0..250)`, `range[750..)`.
+    pub fn range_gauges(&self, at: SimTime, out: &mut Vec<PartGauge>) {
+        if self.cfg.partitioning != Partitioning::Range {
+            return;
+        }
+        let per = self.keys_per_range();
+        for (i, keys) in per.into_iter().enumerate() {
+            let (lo, hi) = self.d.map.bounds(i);
+            let part = if hi == u64::MAX {
+                format!("range[{lo}..)")
+            } else {
+                format!("range[{lo}..{hi})")
+            };
+            let load = (self.forwarded.iter())
+                .filter(|&&(t, n)| t + WINDOW > at && (lo..hi).contains(&n))
+                .count();
+            out.push(PartGauge {
+                name: "load",
+                part: part.clone(),
+                value: load as f64 / WINDOW.as_secs_f64(),
+            });
+            out.push(PartGauge {
+                name: "keys",
+                part,
+                value: keys as f64,
+            });
+        }
+    }
+
     /// Keys per range (range partitioning), in range order.
-    fn keys_per_range(&self) -> Vec<usize> {
+    pub fn keys_per_range(&self) -> Vec<usize> {
         let mut per = vec![0; self.d.map.partitions()];
         for k in &self.d.keys {
             if let Some(i) = self.d.map.range_of(k) {
@@ -621,7 +710,7 @@ impl RouterNode {
             .field("in flight", self.pending.len());
         if let Some(r) = &self.d.rebalance {
             v = v
-                .field("moving", r.moves.len())
+                .field("moving", r.moves.len() + r.copies.len())
                 .field("held", self.held.len());
         }
         v

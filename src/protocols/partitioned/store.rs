@@ -22,11 +22,19 @@ pub struct StoreNode {
     pub retry: SimTime,
     /// Replicated partitions: what it waits for as leader, ships to followers, knows stable.
     pub rep: Box<Replica>,
+    /// Replicated partitions: per key, the last move that copied it here or released it
+    /// (see `rebalance.rs`), persisted.
+    pub epochs: BTreeMap<String, (u64, bool)>,
+    /// Whether partitions have more than one copy (moves are copies, see `rebalance.rs`).
+    pub replicated: bool,
+    /// Replicated partitions: a `Join` (false) or `Leave` (true) not confirmed by the router
+    /// yet, persisted and resent every `retry` (a lost `Join` would leave the node out).
+    pub admin: Option<bool>,
 }
 
 impl StoreNode {
     pub fn new(cfg: &PartConfig, d: &StoreDurable, ctx: &mut Ctx<Partitioned>) -> Self {
-        if !d.outgoing.is_empty() {
+        if !d.outgoing.is_empty() || d.admin.is_some() {
             ctx.set_timer(PartTimer::Resend, cfg.retry);
         }
         StoreNode {
@@ -36,6 +44,9 @@ impl StoreNode {
             served: VecDeque::new(),
             retry: cfg.retry,
             rep: Box::new(Replica::new(cfg)),
+            epochs: d.epochs.clone(),
+            replicated: cfg.replicated(),
+            admin: d.admin,
         }
     }
 
@@ -44,6 +55,8 @@ impl StoreNode {
             data: self.data.clone(),
             outgoing: self.outgoing.clone(),
             last_move: self.last_move,
+            epochs: self.epochs.clone(),
+            admin: self.admin,
         }));
     }
 
@@ -89,6 +102,15 @@ impl StoreNode {
 
     pub fn on_message(&mut self, from: NodeId, msg: PartMsg, ctx: &mut Ctx<Partitioned>) {
         match msg {
+            PartMsg::MoveOut { id, to, keys } if self.replicated => {
+                self.on_copy_out(id, to, keys, ctx);
+            }
+            PartMsg::Transfer { id, keys, entries } if self.replicated => {
+                self.on_copy_in(from, id, keys, entries, ctx);
+            }
+            PartMsg::Release { id, keys } if self.replicated => {
+                self.on_release_copy(from, id, keys, ctx);
+            }
             PartMsg::Get { id, key } => {
                 self.serve(ctx);
                 let value = self.data.get(&key).cloned();
@@ -173,12 +195,18 @@ impl StoreNode {
             PartMsg::Replicate { entries } => self.on_replicate(from, entries, ctx),
             PartMsg::ReplicateAck { held, newer } => self.on_replicate_ack(from, held, newer, ctx),
             PartMsg::Ping => ctx.send(from, PartMsg::Pong),
+            PartMsg::Queued => {
+                if self.admin.take().is_some() {
+                    self.persist(ctx);
+                }
+            }
             PartMsg::Value { .. }
             | PartMsg::Written { .. }
             | PartMsg::Join
             | PartMsg::Leave
             | PartMsg::Moved { .. }
-            | PartMsg::Pong => {}
+            | PartMsg::Pong
+            | PartMsg::Released { .. } => {}
         }
     }
 
@@ -188,8 +216,18 @@ impl StoreNode {
         for id in ids {
             self.send_transfer(id, ctx);
         }
-        if !self.outgoing.is_empty() {
+        if let Some(leave) = self.admin {
+            self.send_admin(leave, ctx);
+        }
+        if !self.outgoing.is_empty() || self.admin.is_some() {
             ctx.set_timer(PartTimer::Resend, self.retry);
+        }
+    }
+
+    fn send_admin(&self, leave: bool, ctx: &mut Ctx<Partitioned>) {
+        let msg = if leave { PartMsg::Leave } else { PartMsg::Join };
+        if let Some(&router) = ctx.nodes_of("router").first() {
+            ctx.send(router, msg);
         }
     }
 
@@ -206,7 +244,15 @@ impl StoreNode {
                 return;
             }
         };
-        if let Some(&router) = ctx.nodes_of("router").first() {
+        if self.replicated {
+            let leave = msg == PartMsg::Leave;
+            if self.admin.is_none() {
+                ctx.set_timer(PartTimer::Resend, self.retry);
+            }
+            self.admin = Some(leave);
+            self.persist(ctx);
+            self.send_admin(leave, ctx);
+        } else if let Some(&router) = ctx.nodes_of("router").first() {
             ctx.send(router, msg);
         }
         ctx.reply_to_client(req.from, ClientReply::Ok { value: None });
