@@ -12,6 +12,7 @@ use distsim::bundled::BUNDLED;
 use distsim::cli;
 use distsim::protocols::raft::{
     Ext, KvCommand, KvStore, LogEntry, Raft, RaftConfig, RaftDurable, RaftMsg, RaftTimer, Role,
+    Snapshot,
 };
 use distsim::registry::{self, RunOptions};
 use distsim::scenario;
@@ -84,6 +85,7 @@ fn node(
         current_term: term,
         voted_for,
         log,
+        snapshot: Snapshot::default(),
     };
     step(id, n, 0, |ctx| Raft::on_restart(cfg, &d, ctx)).0
 }
@@ -169,6 +171,7 @@ fn election_timeout_makes_a_candidate_that_persists_its_vote_then_asks_everyone(
                 current_term: 5,
                 voted_for: Some(1),
                 log: vec![noop(2), noop(4)],
+                snapshot: Snapshot::default(),
             }),
             Command::SetTimer {
                 timer: RaftTimer::ElectionTimeout,
@@ -213,11 +216,13 @@ fn granting_a_vote_persists_it_resets_the_timer_and_answers() {
                 current_term: 2,
                 voted_for: None,
                 log: vec![noop(1)],
+                snapshot: Snapshot::default(),
             }),
             Command::Persist(RaftDurable {
                 current_term: 2,
                 voted_for: Some(0),
                 log: vec![noop(1)],
+                snapshot: Snapshot::default(),
             }),
             Command::SetTimer {
                 timer: RaftTimer::ElectionTimeout,
@@ -301,6 +306,7 @@ fn a_new_leader_sends_its_no_op_to_every_follower_and_starts_heartbeats() {
                 current_term: 1,
                 voted_for: Some(0),
                 log: vec![noop(1)],
+                snapshot: Snapshot::default(),
             }),
             Command::Send { to: 1, msg: ae(1) },
             Command::Send { to: 2, msg: ae(2) },
@@ -373,6 +379,7 @@ fn a_follower_appends_persists_commits_applies_and_acknowledges() {
                 current_term: 1,
                 voted_for: Some(0),
                 log: vec![noop(1), put(1, "x", "1")],
+                snapshot: Snapshot::default(),
             }),
             Command::Send {
                 to: 0,
@@ -885,6 +892,7 @@ fn rule_persistent_state_survives_a_restart_and_the_rest_is_relearned() {
         current_term: 4,
         voted_for: Some(2),
         log: vec![noop(1), put(4, "x", "1")],
+        snapshot: Snapshot::default(),
     };
     let r = step(1, 3, 0, |ctx| Raft::on_restart(&cfg(), &d, ctx)).0;
     assert_eq!(
@@ -1368,10 +1376,18 @@ fn run_and_check_liveness(text: &str, file: &str, seed: u64) -> Result<(), Strin
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
-    let log_len = views[*lead].entries.len().to_string();
+    // With snapshots a view's entries start after its snapshot: compare the last index and
+    // the entries both views still hold.
+    let compacted = |n: usize| views[n].compacted.as_ref().map_or(0, |c| c.index);
+    let last = |n: usize| views[n].entries.last().map_or(compacted(n), |e| e.index);
+    let log_len = last(*lead).to_string();
     for n in 0..views.len() {
+        let from = compacted(n).max(compacted(*lead));
+        let held =
+            |m: usize| -> Vec<_> { views[m].entries.iter().filter(|e| e.index > from).collect() };
         if views[n].term != views[*lead].term
-            || views[n].entries != views[*lead].entries
+            || last(n) != last(*lead)
+            || held(n) != held(*lead)
             || field(n, "commitIndex") != log_len
             || field(n, "lastApplied") != log_len
         {
@@ -1432,6 +1448,17 @@ fn correct_raft_survives_10000_seeds_of_random_faults_and_heals() {
         "config: (pre_vote: true, check_quorum: true),",
     );
     sweep_with_liveness(&pv, file, 0..10_000, PRE_VOTE_NOTE);
+}
+
+/// Log compaction under the same faults (`chaos-snapshots.ron`, `snapshot_threshold: 5`):
+/// snapshots taken, restored on restart and installed by InstallSnapshot, with the snapshot
+/// checkers on and the liveness check at the end.
+#[test]
+fn correct_raft_with_snapshots_survives_random_faults_and_heals() {
+    let file = "scenarios/raft/chaos-snapshots.ron";
+    let text = distsim::bundled::get(file).expect("bundled");
+    assert!(text.contains("snapshot_threshold: Some(5)"));
+    sweep_with_liveness(text, file, 0..300, "");
 }
 
 const PRE_VOTE_NOTE: &str = " (after setting config: (pre_vote: true, check_quorum: true))";

@@ -307,6 +307,19 @@ pub struct EntryView {
     pub committed: bool,
 }
 
+/// The part of a node's list it no longer holds one by one: folded into a snapshot (Raft's
+/// log compaction, §7). The drawn `entries` then start at `index + 1`; the app can draw one
+/// box for the snapshot before them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CompactedView {
+    /// The last index the snapshot replaces (Raft's last included index).
+    pub index: u64,
+    /// Its term (Raft's last included term).
+    pub term: u64,
+    /// Short text for the snapshot's box (`snapshot (3 keys)`).
+    pub label: String,
+}
+
 /// A running timer the app draws as an arc (Raft's election timeout).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TimerView {
@@ -327,6 +340,9 @@ pub struct NodeView {
     pub fields: Vec<(String, String)>,
     /// The list to draw as boxes (log, slots, rumors).
     pub entries: Vec<EntryView>,
+    /// The prefix of the list compacted into a snapshot, if any (`entries` start after it).
+    #[serde(default)]
+    pub compacted: Option<CompactedView>,
     pub timer: Option<TimerView>,
 }
 

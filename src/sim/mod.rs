@@ -20,7 +20,8 @@ pub mod time;
 pub mod trace;
 
 pub use actor::{
-    Command, Ctx, EntryView, Gauge, Message, NodeId, NodeView, PartGauge, Protocol, TimerView, Tone,
+    Command, CompactedView, Ctx, EntryView, Gauge, Message, NodeId, NodeView, PartGauge, Protocol,
+    TimerView, Tone,
 };
 pub use client::{ClientRef, ClientReply, ClientRequest, History, HistoryEntry, Op, Outcome};
 pub use control::Action;

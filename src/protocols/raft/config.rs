@@ -1,5 +1,6 @@
 //! Raft's options: timing, the optional extensions of Ongaro's thesis (read paths, leadership
-//! transfer, PreVote, CheckQuorum, ignoring RequestVote while a leader is known), and the bug
+//! transfer, PreVote, CheckQuorum, ignoring RequestVote while a leader is known), log
+//! compaction by snapshots (§7 of the extended paper), and the bug
 //! variants a class can switch on to see why a rule exists.
 
 use crate::sim::SimTime;
@@ -78,6 +79,11 @@ pub struct RaftConfig {
     /// Scheduled leadership transfers (thesis §3.10): the leader at time `at` hands over to
     /// server `to` (numbered from 1, as `n1`, `n2`, ...) at its next heartbeat.
     pub transfers: Vec<Transfer>,
+    /// Log compaction (§7): once this many entries have been applied beyond the last snapshot,
+    /// a server snapshots its state machine at `lastApplied` and discards the log up to there;
+    /// followers too far behind are sent the snapshot (`InstallSnapshot`). `None` (the default)
+    /// never compacts.
+    pub snapshot_threshold: Option<usize>,
     /// BUG (Figure 8): the leader counts replicas of entries from *previous* terms to decide
     /// commitment, instead of only entries of its current term (§5.4.2).
     pub commit_previous_term_by_count: bool,
@@ -114,6 +120,7 @@ impl Default for RaftConfig {
             follower_reads: false,
             lease_drift_bound_ppm: 50_000,
             transfers: Vec::new(),
+            snapshot_threshold: None,
             commit_previous_term_by_count: false,
             forget_vote_on_restart: false,
             skip_up_to_date_check: false,
@@ -178,6 +185,13 @@ impl RaftConfig {
                     t.to
                 ));
             }
+        }
+        if let Some(t) = self.snapshot_threshold
+            && !(1..=1_000_000).contains(&t)
+        {
+            return Err(format!(
+                "expected snapshot_threshold between 1 and 1000000 entries, got {t}"
+            ));
         }
         if self.transfers.windows(2).any(|w| w[1].at < w[0].at) {
             return Err("expected transfers in order of their times".into());

@@ -7,7 +7,7 @@ use super::message::{KvCommand, LogEntry};
 use crate::sim::client::{ClientId, ClientReply};
 use std::collections::BTreeMap;
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct KvStore {
     /// The map the clients read and write.
     data: BTreeMap<String, String>,

@@ -1,5 +1,6 @@
 //! Raft's messages and log entries, named as in Figure 2 of the paper.
 
+use super::kv::KvStore;
 use crate::sim::client::ClientRef;
 use crate::sim::{Message, NodeId};
 use std::hash::{Hash, Hasher};
@@ -161,6 +162,32 @@ pub enum RaftMsg {
     TimeoutNow {
         term: Term,
     },
+    /// Log compaction (§7, Figure 13 of the extended paper): "invoked by leader to send chunks
+    /// of a snapshot to a follower". Sent whole, in one message (no `offset`/`done` chunking: the
+    /// state machine here is a small map), to a follower whose nextIndex is at or below the
+    /// leader's snapshot, since the entries it needs are gone from the leader's log.
+    InstallSnapshot {
+        term: Term,
+        leader_id: NodeId,
+        /// "the snapshot replaces all entries up through and including this index"
+        last_included_index: Index,
+        /// "term of lastIncludedIndex"
+        last_included_term: Term,
+        /// The state machine (map and client sessions) after applying entries
+        /// `1..=last_included_index`. Shared, not copied, like log entries.
+        data: Arc<KvStore>,
+        /// The leader's heartbeat round, as in AppendEntries: the answer acknowledges it.
+        round: Ext<u64>,
+    },
+    InstallSnapshotResponse {
+        /// "currentTerm, for leader to update itself"
+        term: Term,
+        /// Not in Figure 13: the index up to which the follower's log now matches the leader's
+        /// (the snapshot's last included index, or the follower's own snapshot if it was
+        /// already past it), so the leader can set matchIndex and nextIndex.
+        match_index: Index,
+        round: Ext<u64>,
+    },
 }
 
 impl RaftMsg {
@@ -180,7 +207,9 @@ impl RaftMsg {
             | RaftMsg::AppendEntriesResponse { term, .. }
             | RaftMsg::ReadIndex { term, .. }
             | RaftMsg::ReadIndexResponse { term, .. }
-            | RaftMsg::TimeoutNow { term } => Some(term),
+            | RaftMsg::TimeoutNow { term }
+            | RaftMsg::InstallSnapshot { term, .. }
+            | RaftMsg::InstallSnapshotResponse { term, .. } => Some(term),
         }
     }
 }
@@ -197,6 +226,8 @@ impl Message for RaftMsg {
             RaftMsg::ReadIndex { .. } => "ReadIndex",
             RaftMsg::ReadIndexResponse { .. } => "ReadIndexResponse",
             RaftMsg::TimeoutNow { .. } => "TimeoutNow",
+            RaftMsg::InstallSnapshot { .. } => "InstallSnapshot",
+            RaftMsg::InstallSnapshotResponse { .. } => "InstallSnapshotResponse",
         }
     }
     fn label(&self) -> String {
@@ -279,6 +310,19 @@ impl Message for RaftMsg {
                 read_index,
             } => format!("read index t{term} #{read_id} = {read_index}"),
             RaftMsg::TimeoutNow { term } => format!("TimeoutNow t{term}"),
+            RaftMsg::InstallSnapshot {
+                term,
+                last_included_index,
+                last_included_term,
+                data,
+                ..
+            } => format!(
+                "InstallSnapshot t{term} up to {last_included_index}@t{last_included_term} ({} keys)",
+                data.len()
+            ),
+            RaftMsg::InstallSnapshotResponse {
+                term, match_index, ..
+            } => format!("snapshot t{term} installed, match {match_index}"),
         }
     }
 }

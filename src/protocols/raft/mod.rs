@@ -41,7 +41,10 @@
 //!   send `TimeoutNow`; the target campaigns at once;
 //! - ignoring RequestVote within the minimum election timeout of hearing a leader (§4.2.3),
 //!   which together with CheckQuorum keeps a server that hears no heartbeats from deposing the
-//!   leader.
+//!   leader;
+//! - log compaction (§7 of the extended paper, `snapshot.rs`): past `snapshot_threshold`
+//!   applied entries a server snapshots its state machine and drops the log up to there; a
+//!   follower too far behind gets the leader's snapshot by `InstallSnapshot` (Figure 13).
 //!
 //! The properties of Figure 3 are checked after every event, one file each in `invariants/`,
 //! and Lease Exclusivity with lease reads.
@@ -55,18 +58,20 @@ mod kv;
 mod message;
 mod reads;
 mod replication;
+mod snapshot;
 mod transfer;
 
 pub use config::{RaftConfig, ReadPath, Transfer};
 pub use kv::KvStore;
 pub use message::{Ext, Index, KvCommand, LogEntry, RaftMsg, Term};
+pub use snapshot::Snapshot;
 
 use reads::{FollowerRead, PendingRead};
 use transfer::TransferState;
 
 use crate::sim::{
-    ClientRequest, Ctx, EntryView, Gauge, Invariant, NodeId, NodeView, Protocol, SimTime,
-    TimerView, Tone,
+    ClientRequest, CompactedView, Ctx, EntryView, Gauge, Invariant, NodeId, NodeView, Protocol,
+    SimTime, TimerView, Tone,
 };
 use rand::Rng;
 use std::collections::BTreeSet;
@@ -110,6 +115,9 @@ pub enum RaftTimer {
     LeaderContact,
     /// Leaders transferring leadership: give up the transfer (thesis §3.10).
     TransferTimeout,
+    /// With `snapshot_threshold`: enough entries were applied beyond the last snapshot; take
+    /// one (due at once, a step of its own; see `snapshot.rs`).
+    Compact,
 }
 
 /// Figure 2's "persistent state on all servers", updated on stable storage before responding.
@@ -117,7 +125,51 @@ pub enum RaftTimer {
 pub struct RaftDurable {
     pub current_term: Term,
     pub voted_for: Option<NodeId>,
+    /// The entries after the snapshot's last included index.
     pub log: Vec<LogEntry>,
+    /// The latest snapshot (§7): a restarted server loads its state machine from it.
+    pub snapshot: Snapshot,
+}
+
+impl RaftDurable {
+    /// The persisted log, as the checkers read it.
+    pub fn held_log(&self) -> HeldLog<'_> {
+        HeldLog {
+            snapshot_index: self.snapshot.last_included_index,
+            snapshot_term: self.snapshot.last_included_term,
+            entries: &self.log,
+        }
+    }
+}
+
+/// A log as a server holds it: the entries after its snapshot, with absolute indices.
+#[derive(Clone, Copy, Debug)]
+pub struct HeldLog<'a> {
+    /// The snapshot's last included index (0: no snapshot): `entries[0]` is the entry after it.
+    pub snapshot_index: Index,
+    /// The snapshot's last included term.
+    pub snapshot_term: Term,
+    pub entries: &'a [LogEntry],
+}
+
+impl<'a> HeldLog<'a> {
+    /// The index of the last entry (the snapshot's if the log after it is empty).
+    pub fn last_index(&self) -> Index {
+        self.snapshot_index + self.entries.len() as Index
+    }
+    /// The entry at `index` if it is held (not compacted, not past the end).
+    pub fn get(&self, index: Index) -> Option<&'a LogEntry> {
+        let k = index.checked_sub(self.snapshot_index + 1)?;
+        self.entries.get(k as usize)
+    }
+    /// The term at `index`: known for the held entries and the snapshot's last one.
+    pub fn term_at(&self, index: Index) -> Option<Term> {
+        if index == self.snapshot_index {
+            Some(self.snapshot_term)
+        } else {
+            self.get(index).map(|e| e.term)
+        }
+    }
 }
 
 /// One Raft server. (`PartialEq` lets handler tests compare recorded `Command`s.)
@@ -136,8 +188,12 @@ pub struct Raft {
     /// Candidate that received this server's vote in the current term, if any: at most one
     /// vote per term is what makes two leaders in one term impossible.
     voted_for: Option<NodeId>,
-    /// Log entries; entry `i` (1-based) is `log[i - 1]`.
+    /// Log entries after the snapshot: entry `i` (1-based, absolute) is
+    /// `log[i - snapshot.last_included_index - 1]`. Read it through `entry`, `term_at`,
+    /// `entries_from` and `truncate_from`, never by position.
     log: Vec<LogEntry>,
+    /// The latest snapshot (§7), persisted with the log; index 0 while there is none.
+    snapshot: Snapshot,
 
     // Volatile state on all servers.
     /// Index of the highest entry known to be committed (initialized to 0, increases
@@ -163,6 +219,9 @@ pub struct Raft {
     next_index: Vec<Index>,
     /// For each server, index of the highest log entry known to be replicated on it.
     match_index: Vec<Index>,
+    /// For each server, when our snapshot was last sent to it (this term): a snapshot is sent at
+    /// most once per heartbeat interval until answered, not with every client request.
+    snapshot_sent_at: Vec<Option<SimTime>>,
     /// CheckQuorum: followers that answered since the last check.
     recent_active: BTreeSet<NodeId>,
     /// A ghost variable (as in a TLA+ spec: kept for a checker, never read by the rules): the
@@ -208,7 +267,10 @@ struct ViewMark(Option<ViewSync>);
 
 #[derive(Clone, Copy, Debug)]
 struct ViewSync {
-    /// Log entries `1..=clean` have not changed since the last refresh (a truncation lowers it).
+    /// The snapshot index at the last refresh: the drawn boxes are positions after it, so a
+    /// new snapshot moves every box and the next refresh redraws them all.
+    offset: Index,
+    /// Log positions `0..clean` have not changed since the last refresh (a truncation lowers it).
     clean: usize,
     /// `commitIndex` at the last refresh: the entries' filling changed only between it and now.
     commit: Index,
@@ -240,16 +302,19 @@ impl Raft {
             current_term: d.current_term,
             voted_for: d.voted_for,
             log: d.log.clone(),
-            commit_index: 0,
-            last_applied: 0,
+            snapshot: d.snapshot.clone(),
+            // What the snapshot holds was committed and is applied by loading it.
+            commit_index: d.snapshot.last_included_index,
+            last_applied: d.snapshot.last_included_index,
             role: Role::Follower,
             leader_id: None,
             votes: BTreeSet::new(),
             last_leader_contact: None,
-            kv: KvStore::default(),
+            kv: (*d.snapshot.state).clone(),
             election_timer: None,
             next_index: vec![1; ctx.nodes],
             match_index: vec![0; ctx.nodes],
+            snapshot_sent_at: vec![None; ctx.nodes],
             recent_active: BTreeSet::new(),
             term_heard: 0,
             round: 0,
@@ -296,6 +361,20 @@ impl Raft {
         if let Some(t) = &self.transfer {
             v = v.field("transferring to", format!("n{}", t.target + 1));
         }
+        if self.snapshot.last_included_index > 0 {
+            v = v.field(
+                "snapshot",
+                format!(
+                    "up to {}@t{}",
+                    self.snapshot.last_included_index, self.snapshot.last_included_term
+                ),
+            );
+            v.compacted = Some(CompactedView {
+                index: self.snapshot.last_included_index,
+                term: self.snapshot.last_included_term,
+                label: format!("snapshot ({} keys)", self.snapshot.state.len()),
+            });
+        }
         if !self.kv.is_empty() {
             let kv: Vec<String> = self.kv.iter().map(|(k, v)| format!("{k}={v}")).collect();
             v = v.field("kv", kv.join(" "));
@@ -308,15 +387,22 @@ impl Raft {
         v
     }
 
-    /// The drawn box of log entry `i + 1`.
-    fn entry_view(&self, i: usize) -> EntryView {
-        let e = &self.log[i];
+    /// The drawn box of the entry at position `p` of the held log (index
+    /// `snapshot index + p + 1`).
+    fn entry_view(&self, p: usize) -> EntryView {
+        let e = &self.log[p];
+        let index = self.snapshot.last_included_index + p as Index + 1;
         EntryView {
-            index: i as u64 + 1,
+            index,
             term: e.term,
             label: e.command.label(),
-            committed: (i as u64) < self.commit_index,
+            committed: index <= self.commit_index,
         }
+    }
+
+    /// How many held entries (from position 0) are committed.
+    fn committed_positions(&self, commit: Index) -> usize {
+        commit.saturating_sub(self.snapshot.last_included_index) as usize
     }
 
     // ------------------------------------------------------------------ accessors
@@ -338,8 +424,20 @@ impl Raft {
     pub fn voted_for(&self) -> Option<NodeId> {
         self.voted_for
     }
+    /// The entries held after the snapshot (the first is entry `snapshot index + 1`).
     pub fn log(&self) -> &[LogEntry] {
         &self.log
+    }
+    /// The held log with its absolute indices.
+    pub fn held_log(&self) -> HeldLog<'_> {
+        HeldLog {
+            snapshot_index: self.snapshot.last_included_index,
+            snapshot_term: self.snapshot.last_included_term,
+            entries: &self.log,
+        }
+    }
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
     }
     pub fn commit_index(&self) -> Index {
         self.commit_index
@@ -364,18 +462,40 @@ impl Raft {
         self.election_timer
     }
     pub fn last_log_index(&self) -> Index {
-        self.log.len() as Index
+        self.snapshot.last_included_index + self.log.len() as Index
     }
     pub fn last_log_term(&self) -> Term {
-        self.log.last().map_or(0, |e| e.term)
+        self.log
+            .last()
+            .map_or(self.snapshot.last_included_term, |e| e.term)
     }
-    /// Term of the entry at `index` (0 for index 0), `None` past the end.
+    /// Term of the entry at `index` (0 for index 0; the snapshot's last included term at its
+    /// index), `None` past the end and before the snapshot's last included entry.
     pub fn term_at(&self, index: Index) -> Option<Term> {
-        if index == 0 {
-            Some(0)
-        } else {
-            self.log.get(index as usize - 1).map(|e| e.term)
-        }
+        self.held_log().term_at(index)
+    }
+    /// The entry at `index`, if held (not compacted into the snapshot, not past the end).
+    pub fn entry(&self, index: Index) -> Option<&LogEntry> {
+        self.held_log().get(index)
+    }
+    /// At most `max` entries from `index` on (which must be past the snapshot).
+    fn entries_from(&self, index: Index, max: usize) -> &[LogEntry] {
+        assert!(
+            index > self.snapshot.last_included_index,
+            "entry {index} is compacted"
+        );
+        let start = ((index - self.snapshot.last_included_index - 1) as usize).min(self.log.len());
+        &self.log[start..(start + max).min(self.log.len())]
+    }
+    /// Deletes the entry at `index` and all that follow it (which must be past the snapshot).
+    fn truncate_from(&mut self, index: Index) {
+        assert!(
+            index > self.snapshot.last_included_index,
+            "entry {index} is in the snapshot: committed, never truncated"
+        );
+        let p = (index - self.snapshot.last_included_index - 1) as usize;
+        self.log.truncate(p);
+        self.view_mark.truncated(p);
     }
     fn majority(&self) -> usize {
         self.nodes / 2 + 1
@@ -385,9 +505,10 @@ impl Raft {
             current_term: self.current_term,
             voted_for: self.voted_for,
             log: self.log.clone(),
+            snapshot: self.snapshot.clone(),
         }
     }
-    /// Saves currentTerm, votedFor and the log; called before sending the messages of the same
+    /// Saves currentTerm, votedFor, the log and the snapshot; called before sending the messages of the same
     /// step ("updated on stable storage before responding to RPCs").
     fn persist(&self, ctx: &mut Ctx<Self>) {
         ctx.persist(self.durable());
@@ -536,6 +657,7 @@ impl Raft {
         let next = self.last_log_index() + 1;
         self.next_index = vec![next; self.nodes];
         self.match_index = vec![0; self.nodes];
+        self.snapshot_sent_at = vec![None; self.nodes];
         ctx.note(format!("becomes leader for term {}", self.current_term));
         ctx.count("elections_won", 1);
         if self.cfg.noop_on_election {
@@ -616,7 +738,7 @@ impl Protocol for Raft {
 
     const NAME: &'static str = "raft";
     const SUMMARY: &'static str = "Raft consensus (Figure 2) with a key-value store, ReadIndex and \
-         lease reads, leadership transfer, PreVote, CheckQuorum and bug switches";
+         lease reads, leadership transfer, PreVote, CheckQuorum, snapshots and bug switches";
     const MESSAGE_KINDS: &'static [&'static str] = &[
         "RequestVote",
         "RequestVoteResponse",
@@ -627,6 +749,8 @@ impl Protocol for Raft {
         "ReadIndex",
         "ReadIndexResponse",
         "TimeoutNow",
+        "InstallSnapshot",
+        "InstallSnapshotResponse",
     ];
 
     fn validate_config(cfg: &RaftConfig, nodes: usize) -> Result<(), String> {
@@ -716,6 +840,28 @@ impl Protocol for Raft {
                 read_index,
             } => self.handle_read_index_response(term, read_id, read_index, ctx),
             RaftMsg::TimeoutNow { term } => self.handle_timeout_now(term, ctx),
+            RaftMsg::InstallSnapshot {
+                term,
+                leader_id,
+                last_included_index,
+                last_included_term,
+                data,
+                round,
+            } => self.handle_install_snapshot(
+                from,
+                term,
+                leader_id,
+                last_included_index,
+                last_included_term,
+                data,
+                round,
+                ctx,
+            ),
+            RaftMsg::InstallSnapshotResponse {
+                term,
+                match_index,
+                round,
+            } => self.handle_install_snapshot_response(from, term, match_index, round, ctx),
         }
     }
 
@@ -727,6 +873,7 @@ impl Protocol for Raft {
             RaftTimer::Lease(round) => self.on_lease_timer(round),
             RaftTimer::LeaderContact => self.leader_recent = false,
             RaftTimer::TransferTimeout => self.on_transfer_timeout(ctx),
+            RaftTimer::Compact => self.on_compact(ctx),
         }
     }
 
@@ -751,6 +898,7 @@ impl Protocol for Raft {
             || view.term != head.term
             || view.fields != head.fields
             || view.timer != head.timer
+            || view.compacted != head.compacted
         {
             changed = true;
             let entries = std::mem::take(&mut view.entries);
@@ -758,13 +906,14 @@ impl Protocol for Raft {
             view.entries = entries;
         }
         let len = self.log.len();
+        let offset = self.snapshot.last_included_index;
         let (clean, lo_commit, hi_commit) = match self.view_mark.0 {
-            Some(s) => (
+            Some(s) if s.offset == offset => (
                 s.clean.min(view.entries.len()),
-                s.commit.min(self.commit_index) as usize,
-                s.commit.max(self.commit_index) as usize,
+                self.committed_positions(s.commit.min(self.commit_index)),
+                self.committed_positions(s.commit.max(self.commit_index)),
             ),
-            None => (0, 0, 0),
+            _ => (0, 0, 0),
         };
         let clean = clean.min(len);
         if view.entries.len() > len {
@@ -772,8 +921,9 @@ impl Protocol for Raft {
             changed = true;
         }
         // Entries kept from before whose filling may have changed.
+        let committed_upto = self.committed_positions(self.commit_index);
         for i in lo_commit.min(clean)..hi_commit.min(clean) {
-            let committed = (i as u64) < self.commit_index;
+            let committed = i < committed_upto;
             if view.entries[i].committed != committed {
                 view.entries[i].committed = committed;
                 changed = true;
@@ -795,6 +945,7 @@ impl Protocol for Raft {
             }
         }
         self.view_mark.0 = Some(ViewSync {
+            offset,
             clean: len,
             commit: self.commit_index,
         });

@@ -8,16 +8,23 @@ use std::sync::Arc;
 
 impl Raft {
     /// Sends `peer` the entries from its nextIndex on (at most `max_entries_per_append`), or an
-    /// empty heartbeat when it has them all.
+    /// empty heartbeat when it has them all; or our snapshot if the entries it needs are gone
+    /// from our log (§7: "the leader must occasionally send snapshots to followers that lag
+    /// behind").
     pub(super) fn send_append(&mut self, peer: NodeId, ctx: &mut Ctx<Self>) {
         debug_assert!(self.role == Role::Leader && peer != self.id);
         let next = self.next_index[peer].clamp(1, self.last_log_index() + 1);
+        if next <= self.snapshot.last_included_index {
+            self.send_snapshot(peer, ctx);
+            return;
+        }
         let prev_log_index = next - 1;
         let prev_log_term = self
             .term_at(prev_log_index)
-            .expect("prev is within the log");
-        let end = (prev_log_index as usize + self.cfg.max_entries_per_append).min(self.log.len());
-        let entries = self.log[prev_log_index as usize..end].to_vec();
+            .expect("prev is the snapshot's last entry or within the log");
+        let entries = self
+            .entries_from(next, self.cfg.max_entries_per_append)
+            .to_vec();
         ctx.send(
             peer,
             RaftMsg::AppendEntries {
@@ -55,9 +62,9 @@ impl Raft {
         from: NodeId,
         term: Term,
         leader_id: NodeId,
-        prev_log_index: Index,
-        prev_log_term: Term,
-        entries: Vec<LogEntry>,
+        mut prev_log_index: Index,
+        mut prev_log_term: Term,
+        mut entries: Vec<LogEntry>,
         leader_commit: Index,
         round: Ext<u64>,
         ctx: &mut Ctx<Self>,
@@ -94,13 +101,23 @@ impl Raft {
         self.reset_election_timer(ctx);
         self.note_leader_contact(ctx);
 
+        // "Index of last new entry": the end of what this request covered, all of which now
+        // matches the leader's log.
+        let mut last_new = prev_log_index + entries.len() as Index;
+        let snap = self.snapshot.last_included_index;
+        if prev_log_index < snap {
+            // Entries up to our snapshot are committed, so the leader has them too (Leader
+            // Completeness): skip those, and check the rest against the snapshot's last entry.
+            let covered = ((snap - prev_log_index) as usize).min(entries.len());
+            entries.drain(..covered);
+            prev_log_index = snap;
+            prev_log_term = self.snapshot.last_included_term;
+            last_new = last_new.max(snap);
+        }
         if self.term_at(prev_log_index) != Some(prev_log_term) {
             refuse(self, ctx);
             return;
         }
-        // "Index of last new entry": the end of what this request covered, all of which now
-        // matches the leader's log.
-        let last_new = prev_log_index + entries.len() as Index;
         let mut changed = false;
         for (k, entry) in entries.into_iter().enumerate() {
             let index = prev_log_index + 1 + k as Index;
@@ -116,8 +133,7 @@ impl Raft {
                     if index <= self.commit_index {
                         ctx.note(format!("deletes committed entry {index}"));
                     }
-                    self.log.truncate(index as usize - 1);
-                    self.view_mark.truncated(self.log.len());
+                    self.truncate_from(index);
                     self.log.push(entry);
                     ctx.count("truncations", 1);
                     changed = true;
@@ -219,7 +235,9 @@ impl Raft {
         let upto = self.commit_index.min(self.last_log_index());
         while self.last_applied < upto {
             self.last_applied += 1;
-            let entry = &self.log[self.last_applied as usize - 1];
+            // Positions count from the snapshot (fields borrowed apart: the log and the map).
+            let p = self.last_applied - self.snapshot.last_included_index - 1;
+            let entry = &self.log[p as usize];
             let reply = self.kv.apply(entry);
             if self.role == Role::Leader
                 && let (Some(to), Some(reply)) = (entry.client, reply)
@@ -229,6 +247,7 @@ impl Raft {
         }
         self.serve_reads(ctx);
         self.serve_follower_reads(ctx);
+        self.schedule_compaction(ctx);
     }
 
     /// Client requests: the leader appends the command to its log and replicates it; others

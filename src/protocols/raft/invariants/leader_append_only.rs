@@ -2,15 +2,27 @@
 //! only appends new entries" (§5.3).
 //!
 //! Keeps a copy of each leader's log as last seen during its term and checks that the new log
-//! extends it.
+//! extends it. Compaction is not deletion: a leader may fold applied entries into its snapshot,
+//! so the comparison covers the entries both copies hold, and an entry the new snapshot ends
+//! with must have the term the old copy had there.
 
 use super::name;
-use crate::protocols::raft::{LogEntry, Raft, Role, Term};
+use crate::protocols::raft::{HeldLog, Index, LogEntry, Raft, Role, Term};
 use crate::sim::{Failure, Invariant, World};
 
+/// A leader's log as seen: its term, its snapshot's last included index and term, the entries
+/// after it.
+#[derive(Clone)]
+struct Seen {
+    term: Term,
+    snapshot_index: Index,
+    snapshot_term: Term,
+    entries: Vec<LogEntry>,
+}
+
 pub struct LeaderAppendOnly {
-    /// Per node: (term, log) as last seen while it led that term.
-    seen: Vec<Option<(Term, Vec<LogEntry>)>>,
+    /// Per node: (term, snapshot index and term, held log) as last seen while it led that term.
+    seen: Vec<Option<Seen>>,
 }
 
 impl LeaderAppendOnly {
@@ -35,40 +47,61 @@ impl Invariant<Raft> for LeaderAppendOnly {
                 self.seen[n] = None;
                 continue;
             };
-            let log = s.log();
-            if let Some((term, old)) = &self.seen[n]
-                && *term == s.current_term()
+            let log = s.held_log();
+            if let Some(seen) = &self.seen[n]
+                && seen.term == s.current_term()
             {
-                if log.len() < old.len() {
+                let term = seen.term;
+                let old = HeldLog {
+                    snapshot_index: seen.snapshot_index,
+                    snapshot_term: seen.snapshot_term,
+                    entries: &seen.entries,
+                };
+                if log.last_index() < old.last_index() {
                     return Err(Failure::new(
                         format!(
                             "leader {} of term {term} shortened its log from {} to {} entries",
                             name(n),
-                            old.len(),
-                            log.len()
+                            old.last_index(),
+                            log.last_index()
                         ),
                         vec![n],
                     ));
                 }
-                if let Some(i) = (0..old.len()).find(|&i| old[i] != log[i]) {
+                let from = old.snapshot_index.max(log.snapshot_index);
+                let changed = (from..=old.last_index()).find(|&i| {
+                    if i == from {
+                        from > 0 && old.term_at(i) != log.term_at(i)
+                    } else {
+                        old.get(i) != log.get(i)
+                    }
+                });
+                if let Some(i) = changed {
+                    let what = |l: &HeldLog| match l.get(i) {
+                        Some(e) => format!("{} of term {}", e.command.label(), e.term),
+                        None => format!("a snapshot of term {}", l.term_at(i).unwrap_or(0)),
+                    };
                     return Err(Failure::new(
                         format!(
-                            "leader {} of term {term} overwrote entry {} ({} of term {}) with {} of term {}",
+                            "leader {} of term {term} overwrote entry {i} ({}) with {}",
                             name(n),
-                            i + 1,
-                            old[i].command.label(),
-                            old[i].term,
-                            log[i].command.label(),
-                            log[i].term
+                            what(&old),
+                            what(&log)
                         ),
                         vec![n],
                     ));
                 }
-                if log.len() == old.len() {
+                if log.last_index() == old.last_index() && log.snapshot_index == old.snapshot_index
+                {
                     continue;
                 }
             }
-            self.seen[n] = Some((s.current_term(), log.to_vec()));
+            self.seen[n] = Some(Seen {
+                term: s.current_term(),
+                snapshot_index: log.snapshot_index,
+                snapshot_term: log.snapshot_term,
+                entries: log.entries.to_vec(),
+            });
         }
         Ok(())
     }

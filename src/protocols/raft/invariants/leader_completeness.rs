@@ -6,6 +6,10 @@
 //! this is the term it was committed in). Then every leader of a higher term must have it.
 //! A leader's log is compared with each committed entry once per term: that it keeps them
 //! afterwards is Leader Append-Only's business.
+//!
+//! With snapshots, a committed entry that a leader has folded into its snapshot is present as
+//! far as its log can say: its snapshot's last included entry must have the committed term, and
+//! what the snapshot holds is checked by Snapshot State.
 
 use super::name;
 use crate::protocols::raft::{LogEntry, Raft, Role, Term};
@@ -44,18 +48,23 @@ impl Invariant<Raft> for LeaderCompleteness {
         // First learn what became committed.
         for n in nodes.clone() {
             let Some(s) = &w.states[n] else { continue };
-            let known = (s.commit_index() as usize).min(s.log().len());
+            let log = s.held_log();
+            let known = (s.commit_index().min(log.last_index())) as usize;
             if known < self.learned[n] {
                 self.learned[n] = 0; // restarted
             }
-            for i in self.learned[n]..known {
+            // Positions `i` (entry `i + 1`) this server holds: not those in its snapshot.
+            for i in self.learned[n].max(log.snapshot_index as usize)..known {
+                let held = log.get(i as u64 + 1).expect("within the held log");
                 if i < self.committed.len() {
                     let (entry, term) = &mut self.committed[i];
-                    if *entry == s.log()[i] && s.current_term() < *term {
+                    if entry == held && s.current_term() < *term {
                         *term = s.current_term();
                     }
+                } else if i == self.committed.len() {
+                    self.committed.push((held.clone(), s.current_term()));
                 } else {
-                    self.committed.push((s.log()[i].clone(), s.current_term()));
+                    break; // entries before this server's snapshot were never seen committed
                 }
             }
             self.learned[n] = known;
@@ -74,7 +83,16 @@ impl Invariant<Raft> for LeaderCompleteness {
                 if *committed_in >= term {
                     continue;
                 }
-                if s.log().get(i) != Some(entry) {
+                let log = s.held_log();
+                let index = i as u64 + 1;
+                let present = if index < log.snapshot_index {
+                    true // folded into the snapshot: see the module header
+                } else if index == log.snapshot_index {
+                    log.snapshot_term == entry.term
+                } else {
+                    log.get(index) == Some(entry)
+                };
+                if !present {
                     return Err(Failure::new(
                         format!(
                             "leader {} of term {term} lacks entry {} ({} of term {}), committed in term {committed_in}",

@@ -6,14 +6,19 @@
 //! equal terms is found, every entry from there down must be identical. Only an event that
 //! changed the touched node's log can break the property, so the checker keeps the log it last
 //! saw of each node and skips the comparisons when it is unchanged.
+//!
+//! With snapshots, two logs are compared where both still hold entries: from the later of the
+//! two snapshots' last included indices (whose term both know: one as its snapshot's, the other
+//! as an entry or its own snapshot's) to the end of the shorter log.
 
 use super::{log_of, name};
-use crate::protocols::raft::{LogEntry, Raft};
+use crate::protocols::raft::{HeldLog, Index, LogEntry, Raft};
 use crate::sim::{Failure, Invariant, NodeId, World};
 
 pub struct LogMatching {
-    /// Each node's log as last checked (entries share their commands, so this is cheap).
-    seen: Vec<Option<Vec<LogEntry>>>,
+    /// Each node's log as last checked, with its snapshot index (entries share their commands,
+    /// so this is cheap).
+    seen: Vec<Option<(Index, Vec<LogEntry>)>>,
 }
 
 impl LogMatching {
@@ -24,20 +29,22 @@ impl LogMatching {
     }
 }
 
-/// The first index (1-based) at which the two logs break the property, if any.
-fn mismatch(a: &[LogEntry], b: &[LogEntry]) -> Option<(usize, usize)> {
-    // The highest index with equal terms; everything up to it must be identical.
-    let k = (0..a.len().min(b.len()))
-        .rev()
-        .find(|&i| a[i].term == b[i].term)?;
-    if a[..=k] == b[..=k] {
-        return None;
-    }
-    let i = (0..=k)
-        .rev()
-        .find(|&i| a[i] != b[i])
-        .expect("the slices differ");
-    Some((k + 1, i + 1))
+/// `(k, i)` if the two logs break the property: they have an entry of the same term at index
+/// `k` but differ at index `i <= k`.
+fn mismatch(a: HeldLog, b: HeldLog) -> Option<(Index, Index)> {
+    // From `p` on both know every term; entries after `p` both hold.
+    let p = a.snapshot_index.max(b.snapshot_index);
+    let hi = a.last_index().min(b.last_index());
+    // The highest index with equal terms; everything from `p` up to it must be identical.
+    let k = (p..=hi).rev().find(|&i| a.term_at(i) == b.term_at(i))?;
+    let i = (p..=k).rev().find(|&i| {
+        if i == p {
+            a.term_at(i) != b.term_at(i)
+        } else {
+            a.get(i) != b.get(i)
+        }
+    })?;
+    Some((k, i))
 }
 
 impl Invariant<Raft> for LogMatching {
@@ -55,10 +62,13 @@ impl Invariant<Raft> for LogMatching {
         }
         for n in w.changed() {
             let a = log_of(w, n);
-            if self.seen[n].as_deref() == Some(a) {
+            if let Some((snap, log)) = &self.seen[n]
+                && *snap == a.snapshot_index
+                && log.as_slice() == a.entries
+            {
                 continue;
             }
-            self.seen[n] = Some(a.to_vec());
+            self.seen[n] = Some((a.snapshot_index, a.entries.to_vec()));
             let others = if all {
                 n + 1..w.states.len()
             } else {
@@ -73,7 +83,7 @@ impl Invariant<Raft> for LogMatching {
                             "{} and {} both have an entry of term {} at index {k}, but differ at index {i}",
                             name(x),
                             name(y),
-                            a[k - 1].term
+                            a.term_at(k).expect("compared")
                         ),
                         vec![x, y],
                     ));
@@ -96,16 +106,31 @@ mod tests {
             .collect()
     }
 
+    fn held(entries: &[LogEntry]) -> HeldLog<'_> {
+        compacted(0, 0, entries)
+    }
+
+    /// A log whose entries up to `index` (of term `term`) are in a snapshot.
+    fn compacted(index: Index, term: u64, entries: &[LogEntry]) -> HeldLog<'_> {
+        HeldLog {
+            snapshot_index: index,
+            snapshot_term: term,
+            entries,
+        }
+    }
+
     #[test]
     fn matching_prefixes_and_diverging_suffixes_pass() {
-        assert_eq!(mismatch(&log(&[1, 1, 2]), &log(&[1, 1, 3, 3])), None);
-        assert_eq!(mismatch(&log(&[1, 2]), &log(&[1])), None);
-        assert_eq!(mismatch(&log(&[]), &log(&[1])), None);
+        let m = |a: &[u64], b: &[u64]| mismatch(held(&log(a)), held(&log(b)));
+        assert_eq!(m(&[1, 1, 2], &[1, 1, 3, 3]), None);
+        assert_eq!(m(&[1, 2], &[1]), None);
+        assert_eq!(m(&[], &[1]), None);
     }
 
     #[test]
     fn equal_terms_above_a_difference_fail() {
-        assert_eq!(mismatch(&log(&[1, 2, 3]), &log(&[1, 1, 3])), Some((3, 2)));
+        let (a, b) = (log(&[1, 2, 3]), log(&[1, 1, 3]));
+        assert_eq!(mismatch(held(&a), held(&b)), Some((3, 2)));
     }
 
     #[test]
@@ -113,6 +138,23 @@ mod tests {
         let a = log(&[1, 1]);
         let mut b = log(&[1, 1]);
         b[0].command = std::sync::Arc::new(KvCommand::Get { key: "k".into() });
-        assert_eq!(mismatch(&a, &b), Some((2, 1)));
+        assert_eq!(mismatch(held(&a), held(&b)), Some((2, 1)));
+    }
+
+    #[test]
+    fn a_compacted_log_is_compared_where_both_hold_entries() {
+        // Entries 1-2 (terms 1, 1) in a snapshot, then 3-4 of term 2.
+        let a = log(&[2, 2]);
+        let b = log(&[1, 1, 2, 2, 3]);
+        assert_eq!(mismatch(compacted(2, 1, &a), held(&b)), None);
+        // The same entries held by both differ: a failure, as without snapshots.
+        let mut c = b.clone();
+        c[2].command = std::sync::Arc::new(KvCommand::Get { key: "k".into() });
+        assert_eq!(mismatch(compacted(2, 1, &a), held(&c)), Some((4, 3)));
+        // Equal terms at 4, but the entry at the snapshot's index 2 has another term.
+        let d = log(&[1, 3, 2, 2]);
+        assert_eq!(mismatch(compacted(2, 1, &a), held(&d)), Some((4, 2)));
+        // One snapshot past the other log's end: nothing in common to compare.
+        assert_eq!(mismatch(compacted(6, 3, &[]), held(&b)), None);
     }
 }

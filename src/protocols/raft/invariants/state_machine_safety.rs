@@ -4,7 +4,9 @@
 //!
 //! Keeps the first entry applied at each index by any server, and compares every later
 //! application against it. A restarted server applies from index 1 again, so its watermark
-//! is reset when its `lastApplied` goes back.
+//! is reset when its `lastApplied` goes back. With snapshots, a server that loads one (on a
+//! restart or from InstallSnapshot) applies from the entry after it: what the snapshot holds
+//! is checked by Snapshot State.
 
 use super::name;
 use crate::protocols::raft::{LogEntry, Raft};
@@ -37,12 +39,14 @@ impl Invariant<Raft> for StateMachineSafety {
     fn check(&mut self, w: &World<Raft>) -> Result<(), Failure> {
         for n in w.changed() {
             let Some(s) = &w.states[n] else { continue };
-            let upto = s.last_applied().min(s.log().len() as u64);
+            let log = s.held_log();
+            let upto = s.last_applied().min(log.last_index());
             if upto < self.checked[n] {
                 self.checked[n] = upto; // restarted: it applies from the beginning again
             }
-            for i in self.checked[n] as usize..upto as usize {
-                let entry = &s.log()[i];
+            let from = self.checked[n].max(log.snapshot_index);
+            for i in from as usize..upto as usize {
+                let entry = log.get(i as u64 + 1).expect("within the held log");
                 match self.applied.get(i) {
                     Some((first, by)) if first != entry => {
                         return Err(Failure::new(
@@ -60,7 +64,8 @@ impl Invariant<Raft> for StateMachineSafety {
                         ));
                     }
                     Some(_) => {}
-                    None => self.applied.push((entry.clone(), n)),
+                    None if i == self.applied.len() => self.applied.push((entry.clone(), n)),
+                    None => break, // entries before its snapshot were never seen applied
                 }
             }
             self.checked[n] = upto;
