@@ -485,6 +485,36 @@ fn a_candidate_learns_the_decisions_reported_in_promises() {
     );
 }
 
+/// Found by the `chaos-guards.ron` sweep: with compaction a decided slot is reported as a
+/// decision, not among the accepted proposals, so a new leader must still put new commands
+/// above it (it once reused slot 14 after learning its decision, deciding it two ways).
+#[test]
+fn a_new_leader_proposes_new_commands_above_every_decided_slot() {
+    let mut d = MultiPaxosDurable::default();
+    d.decided.insert(4, put(0, 0, "k", "v"));
+    let mut n = node(0, d);
+    n.cfg.compact_decided = true;
+    on(&mut n, 0, |s, ctx| {
+        s.on_timer(MultiPaxosTimer::Election, ctx)
+    });
+    for from in [1, 2] {
+        let msg = MultiPaxosMsg::Promise {
+            ballot: b(1, 0),
+            accepted: vec![],
+            decided: vec![],
+        };
+        on(&mut n, 0, |s, ctx| s.on_message(from, msg, ctx));
+    }
+    assert!(n.is_leader());
+    let Role::Leader { next_slot, .. } = n.role else {
+        unreachable!()
+    };
+    assert_eq!(
+        next_slot, 5,
+        "slots 1..3 are filled with no-ops, 4 is decided"
+    );
+}
+
 // ------------------------------------------------------------------ paper-rule tests
 
 #[test]

@@ -153,10 +153,20 @@ fn longest_log(scene: &Scene) -> usize {
         .views
         .iter()
         .flatten()
-        .map(|v| v.entries.len())
+        .map(|v| {
+            v.entries.len()
+                + if v.compacted.is_some() {
+                    SNAPSHOT_SLOTS
+                } else {
+                    0
+                }
+        })
         .max()
         .unwrap_or(0)
 }
+
+/// Boxes the snapshot box is wide (it stands for the whole compacted prefix).
+const SNAPSHOT_SLOTS: usize = 2;
 
 /// Width of the log table (0 when there is none).
 pub(super) fn log_table_width(rect: Rect, scene: &Scene) -> f32 {
@@ -173,7 +183,11 @@ pub(super) fn log_table_width(rect: Rect, scene: &Scene) -> f32 {
 /// The logs (RaftScope style): one row per node, boxes coloured by term, committed ones solid.
 pub(super) fn draw_log_table(painter: &egui::Painter, rect: Rect, scene: &Scene, big: bool) {
     let n = scene.names.len();
-    let any = scene.views.iter().flatten().any(|v| !v.entries.is_empty());
+    let any = scene
+        .views
+        .iter()
+        .flatten()
+        .any(|v| !v.entries.is_empty() || v.compacted.is_some());
     if !any || n > 12 {
         return;
     }
@@ -193,10 +207,16 @@ pub(super) fn draw_log_table(painter: &egui::Painter, rect: Rect, scene: &Scene,
         CornerRadius::same(6),
         style::with_alpha(style::BACKGROUND, 0.85),
     );
+    let compacted = scene.views.iter().flatten().any(|v| v.compacted.is_some());
+    let heading = if compacted {
+        format!("{} (grey: snapshot up to index)", scene.entries_heading)
+    } else {
+        scene.entries_heading.to_string()
+    };
     painter.text(
         Pos2::new(x0, y0 - 18.0),
         Align2::LEFT_TOP,
-        scene.entries_heading,
+        heading,
         font(12.0, big),
         style::TEXT_DIM,
     );
@@ -210,10 +230,16 @@ pub(super) fn draw_log_table(painter: &egui::Painter, rect: Rect, scene: &Scene,
             style::TEXT,
         );
         let Some(v) = v else { continue };
-        let skip = v.entries.len().saturating_sub(shown);
+        let mut first = 0;
+        if let Some(c) = &v.compacted {
+            draw_snapshot_box(painter, Pos2::new(x0 + 52.0, y), bw, c, big);
+            first = SNAPSHOT_SLOTS;
+        }
+        let room = shown.saturating_sub(first);
+        let skip = v.entries.len().saturating_sub(room);
         for (k, e) in v.entries.iter().skip(skip).enumerate() {
             let r = Rect::from_min_size(
-                Pos2::new(x0 + 52.0 + k as f32 * (bw + 2.0), y),
+                Pos2::new(x0 + 52.0 + (first + k) as f32 * (bw + 2.0), y),
                 Vec2::splat(bw),
             );
             let c = style::term_color(e.term);
@@ -241,6 +267,27 @@ pub(super) fn draw_log_table(painter: &egui::Painter, rect: Rect, scene: &Scene,
             }
         }
     }
+}
+
+/// The compacted prefix of a log: one grey box, as wide as two entries, marked with the
+/// snapshot's last included index.
+fn draw_snapshot_box(
+    painter: &egui::Painter,
+    at: Pos2,
+    bw: f32,
+    c: &crate::sim::CompactedView,
+    big: bool,
+) {
+    let w = SNAPSHOT_SLOTS as f32 * (bw + 2.0) - 2.0;
+    let r = Rect::from_min_size(at, Vec2::new(w, bw));
+    painter.rect_filled(r, CornerRadius::same(3), Color32::from_gray(110));
+    painter.text(
+        r.center(),
+        Align2::CENTER_CENTER,
+        format!("≤{}", c.index),
+        font(11.0, big),
+        Color32::BLACK,
+    );
 }
 
 pub(super) fn draw_legend(painter: &egui::Painter, at: Pos2, scene: &Scene, big: bool) {

@@ -26,6 +26,18 @@
 //!
 //! Durable: the promise, the accepted proposals, the decided slots and the last round used.
 //!
+//! Options, off by default (rules in `guards.rs` and `compaction.rs`):
+//! - `check_quorum`: followers answer heartbeats with `HeartbeatAck`; a leader that hears from
+//!   no majority in a window of `election_timeout_min` steps down.
+//! - `pre_prepare`: before Phase 1, `PrePrepare` asks whether a majority would promise; nodes
+//!   that heard a leader within `election_timeout_min` say no, and no state changes.
+//! - `compact_decided`: acceptors drop decided slots' proposals; `Promise` reports decisions.
+//!
+//! ```text
+//!   Follower --timeout--> [PreCandidate --majority of PrePromise yes-->] Candidate
+//!   Candidate --majority of Promise--> Leader --higher ballot / no quorum--> Follower
+//! ```
+//!
 //! Bug variant (off by default): `ignore_promised_values` — a new leader fills every slot it
 //! has not decided itself with a no-op, ignoring the accepted values reported in promises; a
 //! command chosen under the old leader is then overwritten (Slot Agreement).
@@ -445,7 +457,17 @@ impl MultiPaxos {
             }
         }
         let first = self.first_unchosen();
-        let last = best.keys().next_back().copied().unwrap_or(0).max(first - 1);
+        // New commands go above every slot reported accepted and every slot known decided:
+        // with `compact_decided` a decided slot is no longer among the accepted ones.
+        let decided_top = self
+            .durable
+            .decided
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(0);
+        let reported_top = best.keys().next_back().copied().unwrap_or(0);
+        let last = reported_top.max(decided_top).max(first - 1);
         self.role = Role::Leader {
             next_slot: last + 1,
             in_flight: BTreeMap::new(),
