@@ -144,7 +144,13 @@ pub(super) fn log_table_height(rect: Rect, scene: &Scene) -> f32 {
         return 0.0;
     }
     let bw = if scene.big_text { 26.0 } else { 22.0 };
-    scene.names.len() as f32 * (bw + 4.0) + 40.0
+    let footer = if any_compacted(scene) { 18.0 } else { 0.0 };
+    scene.names.len() as f32 * (bw + 4.0) + 40.0 + footer
+}
+
+/// Whether some node's log starts with a snapshot (the table then explains the grey box).
+fn any_compacted(scene: &Scene) -> bool {
+    scene.views.iter().flatten().any(|v| v.compacted.is_some())
 }
 
 /// Entries in the longest drawn list of any node.
@@ -198,28 +204,32 @@ pub(super) fn draw_log_table(painter: &egui::Painter, rect: Rect, scene: &Scene,
     let shown = (((width - 56.0) / (bw + 2.0)) as usize).min(max_entries);
     let x0 = rect.max.x - width - 12.0;
     let y0 = rect.min.y + 34.0;
+    let footer = if any_compacted(scene) { 18.0 } else { 0.0 };
     let panel = Rect::from_min_size(
         Pos2::new(x0 - 8.0, y0 - 22.0),
-        Vec2::new(width + 16.0, n as f32 * row_h + 30.0),
+        Vec2::new(width + 16.0, n as f32 * row_h + 30.0 + footer),
     );
     painter.rect_filled(
         panel,
         CornerRadius::same(6),
         style::with_alpha(style::BACKGROUND, 0.85),
     );
-    let compacted = scene.views.iter().flatten().any(|v| v.compacted.is_some());
-    let heading = if compacted {
-        format!("{} (grey: snapshot up to index)", scene.entries_heading)
-    } else {
-        scene.entries_heading.to_string()
-    };
     painter.text(
         Pos2::new(x0, y0 - 18.0),
         Align2::LEFT_TOP,
-        heading,
+        scene.entries_heading,
         font(12.0, big),
         style::TEXT_DIM,
     );
+    if any_compacted(scene) {
+        painter.text(
+            Pos2::new(x0, y0 + n as f32 * row_h),
+            Align2::LEFT_TOP,
+            "grey ≤i: snapshot up to index i",
+            font(12.0, big),
+            style::TEXT_DIM,
+        );
+    }
     for (i, v) in scene.views.iter().enumerate() {
         let y = y0 + i as f32 * row_h;
         painter.text(
