@@ -54,7 +54,7 @@ MUTANTS = [
             return; // a stale answer""",
      """        if self.role != Role::Leader || term < self.current_term {
             return; // a stale answer"""),
-    ("raft-no-timer-reset-on-append", "raft", "src/protocols/raft/replication.rs",
+    ("raft-no-timer-reset-on-append", "raft", "src/protocols/raft/mod.rs",
      """        self.last_leader_contact = Some(ctx.now);
         self.reset_election_timer(ctx);""",
      """        self.last_leader_contact = Some(ctx.now);"""),

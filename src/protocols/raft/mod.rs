@@ -702,6 +702,27 @@ impl Raft {
         self.start_due_transfer(ctx);
     }
 
+    /// A request (AppendEntries, InstallSnapshot) from a leader of at least our term: "if
+    /// AppendEntries RPC received from new leader: convert to follower", and reset the election
+    /// timer. False for a second leader of our own term (only reachable with a bug switch on;
+    /// Election Safety reports it): keep leading rather than corrupt the state further.
+    fn heed_leader(&mut self, term: Term, leader_id: NodeId, ctx: &mut Ctx<Self>) -> bool {
+        if self.role == Role::Leader && term == self.current_term {
+            ctx.note(format!("second leader n{} in term {term}", leader_id + 1));
+            return false;
+        }
+        if term > self.current_term
+            || self.role != Role::Follower
+            || self.leader_id != Some(leader_id)
+        {
+            self.become_follower(term, Some(leader_id), ctx);
+        }
+        self.last_leader_contact = Some(ctx.now);
+        self.reset_election_timer(ctx);
+        self.note_leader_contact(ctx);
+        true
+    }
+
     /// `ignore_votes_with_leader`: a leader was just heard (or may have been, before a
     /// restart); RequestVote is ignored for the minimum election timeout.
     fn note_leader_contact(&mut self, ctx: &mut Ctx<Self>) {

@@ -84,22 +84,9 @@ impl Raft {
             refuse(self, ctx);
             return;
         }
-        if self.role == Role::Leader && term == self.current_term {
-            // Two leaders in one term: only reachable with a bug switch on; Election Safety
-            // reports it. Keep leading rather than corrupt the state further.
-            ctx.note(format!("second leader n{} in term {term}", leader_id + 1));
+        if !self.heed_leader(term, leader_id, ctx) {
             return;
         }
-        // "If AppendEntries RPC received from new leader: convert to follower."
-        if term > self.current_term
-            || self.role != Role::Follower
-            || self.leader_id != Some(leader_id)
-        {
-            self.become_follower(term, Some(leader_id), ctx);
-        }
-        self.last_leader_contact = Some(ctx.now);
-        self.reset_election_timer(ctx);
-        self.note_leader_contact(ctx);
 
         // "Index of last new entry": the end of what this request covered, all of which now
         // matches the leader's log.

@@ -145,19 +145,9 @@ impl Raft {
             reply(self, self.last_log_index(), ctx);
             return;
         }
-        if self.role == Role::Leader && term == self.current_term {
-            ctx.note(format!("second leader n{} in term {term}", leader_id + 1));
+        if !self.heed_leader(term, leader_id, ctx) {
             return;
         }
-        if term > self.current_term
-            || self.role != Role::Follower
-            || self.leader_id != Some(leader_id)
-        {
-            self.become_follower(term, Some(leader_id), ctx);
-        }
-        self.last_leader_contact = Some(ctx.now);
-        self.reset_election_timer(ctx);
-        self.note_leader_contact(ctx);
 
         // 5. "discard any existing or partial snapshot with a smaller index": ours is not
         // smaller, so the leader's is the one discarded.
